@@ -1,0 +1,100 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const url = (protocols: string[]) =>
+  z.string().refine((value) => URL.canParse(value) && protocols.includes(new URL(value).protocol), {
+    message: `must be a URL with scheme ${protocols.map((protocol) => protocol.replace(':', '')).join(' or ')}`,
+  });
+const brokerList = z
+  .string()
+  .default('127.0.0.1:9092')
+  .transform((value) => value.split(',').map((broker) => broker.trim()))
+  .refine((brokers) => brokers.every((broker) => /^[^\s:]+:\d{1,5}$/.test(broker)), {
+    message: 'must be a comma-separated list of host:port',
+  });
+
+const common = {
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Prefixes Kafka topics, consumer groups, Elasticsearch indices and aliases: isolates test runs on a shared stack. */
+  FLEETLOG_NAMESPACE: z
+    .string()
+    .regex(/^[a-z0-9-]*$/, 'only lower-case letters, digits and dashes')
+    .default(''),
+};
+const kafka = { KAFKA_BROKERS: brokerList };
+const elasticsearch = { ELASTICSEARCH_URL: url(['http:', 'https:']).default('http://127.0.0.1:9200') };
+const mqtt = { MQTT_URL: url(['mqtt:', 'mqtts:', 'ws:', 'wss:']).default('mqtt://127.0.0.1:1883') };
+
+export const gatewayEnvSchema = z.object({
+  ...common,
+  ...kafka,
+  ...mqtt,
+  HTTP_PORT: port(3001),
+  /** Stable per instance: the broker keeps this client's persistent session (and its unacknowledged messages) across restarts. */
+  MQTT_CLIENT_ID: z.string().min(1).default(`fleetlog-gateway-${hostname()}`),
+  MQTT_SHARE_GROUP: z.string().min(1).default('fleetlog-gateway'),
+  GATEWAY_MAX_PAYLOAD_BYTES: positiveInt(64 * 1024),
+  /** Messages handed to Kafka but not yet acknowledged to devices; bounds memory when Kafka is slow. */
+  GATEWAY_MAX_IN_FLIGHT: positiveInt(10_000),
+});
+
+export const cepEnvSchema = z.object({
+  ...common,
+  ...kafka,
+  ...elasticsearch,
+  HTTP_PORT: port(3002),
+  RULES_DIR: z.string().min(1).default('rules'),
+  /** Names the consumer group (cep-<version>) and the indices it writes: a replay runs under a new version. */
+  CEP_JOB_VERSION: z
+    .string()
+    .regex(/^v\d+$/, 'must look like v1, v2, ...')
+    .default('v1'),
+});
+
+export const notifierEnvSchema = z
+  .object({
+    ...common,
+    ...kafka,
+    HTTP_PORT: port(3003),
+    WEBHOOK_URL: url(['http:', 'https:']).optional(),
+    WEBHOOK_SECRET: z.string().optional(),
+    WEBHOOK_MAX_ATTEMPTS: positiveInt(8),
+  })
+  .refine((env) => !env.WEBHOOK_URL || (env.WEBHOOK_SECRET?.length ?? 0) >= 24, {
+    path: ['WEBHOOK_SECRET'],
+    message: 'required with WEBHOOK_URL, at least 24 characters',
+  });
+
+export const apiEnvSchema = z.object({
+  ...common,
+  ...elasticsearch,
+  HTTP_PORT: port(3000),
+});
+
+export const simulatorEnvSchema = z.object({
+  ...common,
+  ...mqtt,
+  SIMULATOR_VEHICLES: positiveInt(5),
+  SIMULATOR_FLEET_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .default('demo'),
+  /** Messages per second per vehicle. */
+  SIMULATOR_RATE_HZ: z.coerce.number().positive().max(100).default(1),
+});
+
+export type GatewayConfig = z.infer<typeof gatewayEnvSchema>;
+export type CepConfig = z.infer<typeof cepEnvSchema>;
+export type NotifierConfig = z.infer<typeof notifierEnvSchema>;
+export type ApiConfig = z.infer<typeof apiEnvSchema>;
+export type SimulatorConfig = z.infer<typeof simulatorEnvSchema>;
+
+export const envSchemasByApp = {
+  gateway: gatewayEnvSchema,
+  cep: cepEnvSchema,
+  notifier: notifierEnvSchema,
+  api: apiEnvSchema,
+  simulator: simulatorEnvSchema,
+} as const;

@@ -1,0 +1,19 @@
+export type TelemetryRejectionReason =
+  | 'oversize'
+  | 'invalid-json'
+  | 'schema-violation'
+  | 'identity-mismatch'
+  | 'unknown-topic'
+  | 'timestamp-out-of-range';
+
+/** The value of a fleet.telemetry.dlq record: enough to understand the rejection and to replay the original bytes. */
+export interface TelemetryDeadLetter {
+  reason: TelemetryRejectionReason;
+  /** What is wrong, in words. */
+  detail: string;
+  /** JSON Pointer of the offending value, '' for the whole payload. */
+  path: string;
+  mqttTopic: string;
+  receivedAt: string;
+  payloadBase64: string;
+}

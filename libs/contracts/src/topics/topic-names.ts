@@ -1,0 +1,35 @@
+/** Kafka topics of the pipeline; each has a folder beside this file holding its message contract. */
+export const baseTopicNames = {
+  telemetry: 'fleet.telemetry',
+  telemetryDeadLetters: 'fleet.telemetry.dlq',
+  alerts: 'fleet.alerts',
+  webhookDeadLetters: 'fleet.webhooks.dlq',
+} as const;
+
+export type TopicKey = keyof typeof baseTopicNames;
+export type TopicNames = Record<TopicKey, string>;
+
+export interface TopicSpec {
+  numPartitions: number;
+  configEntries: Array<{ name: string; value: string }>;
+}
+
+const keepForever = { name: 'retention.ms', value: '-1' };
+
+/**
+ * The telemetry topic is the system of record (Kappa): it is never expired, and replays read it from offset 0.
+ * Dead letters and alerts are kept forever too: they are evidence, and small.
+ */
+export const topicSpecs: Record<TopicKey, TopicSpec> = {
+  telemetry: { numPartitions: 6, configEntries: [keepForever] },
+  telemetryDeadLetters: { numPartitions: 1, configEntries: [keepForever] },
+  alerts: { numPartitions: 3, configEntries: [keepForever] },
+  webhookDeadLetters: { numPartitions: 1, configEntries: [keepForever] },
+};
+
+export function topicNames(namespace: string): TopicNames {
+  const prefix = namespace ? `${namespace}.` : '';
+  return Object.fromEntries(
+    Object.entries(baseTopicNames).map(([key, name]) => [key, `${prefix}${name}`]),
+  ) as TopicNames;
+}

@@ -1,0 +1,5 @@
+export * from './alert-tracker';
+export * from './condition-evaluator';
+export * from './duration';
+export * from './rule-files';
+export * from './rule-schema';

@@ -1,0 +1,157 @@
+import { z } from 'zod';
+import { durationPattern, parseDuration } from './duration';
+
+/** json-rules-engine's built-in operators: the rule format is theirs, so is the vocabulary. */
+export const builtInOperators = [
+  'equal',
+  'notEqual',
+  'lessThan',
+  'lessThanInclusive',
+  'greaterThan',
+  'greaterThanInclusive',
+  'in',
+  'notIn',
+  'contains',
+  'doesNotContain',
+] as const;
+
+const factName = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+/** Our own restricted path syntax ($.a.b only): json-rules-engine would evaluate operator input as JSONPath. */
+const factPath = /^\$(\.[A-Za-z_][A-Za-z0-9_]{0,63}){1,8}$/;
+const maxConditionDepth = 8;
+const maxChildren = 100;
+const leafKeys = new Set(['fact', 'operator', 'value', 'path']);
+
+type Literal = string | number | boolean | null;
+export type Condition =
+  | { fact: string; operator: (typeof builtInOperators)[number]; value: Literal | Literal[]; path?: string }
+  | { all: Condition[] }
+  | { any: Condition[] }
+  | { not: Condition };
+
+/**
+ * Checks a json-rules-engine condition tree by hand rather than with a schema union, so that every problem is
+ * reported at the exact JSON path of the offending node instead of "no union member matched" at the root.
+ */
+function checkCondition(node: unknown, path: Array<string | number>, depth: number, report: Report): void {
+  if (depth > maxConditionDepth)
+    return report(path, `conditions nest deeper than ${maxConditionDepth} levels`);
+  if (typeof node !== 'object' || node === null || Array.isArray(node)) {
+    return report(
+      path,
+      'must be an object: {all: [...]}, {any: [...]}, {not: {...}} or {fact, operator, value}',
+    );
+  }
+  const keys = Object.keys(node);
+  const record = node as Record<string, unknown>;
+  for (const group of ['all', 'any'] as const) {
+    if (group in record) {
+      if (keys.length !== 1) return report(path, `"${group}" must stand alone in its object`);
+      const children = record[group];
+      if (!Array.isArray(children) || children.length === 0 || children.length > maxChildren) {
+        return report([...path, group], `must be an array of 1 to ${maxChildren} conditions`);
+      }
+      children.forEach((child, index) => checkCondition(child, [...path, group, index], depth + 1, report));
+      return;
+    }
+  }
+  if ('not' in record) {
+    if (keys.length !== 1) return report(path, '"not" must stand alone in its object');
+    return checkCondition(record.not, [...path, 'not'], depth + 1, report);
+  }
+  checkLeaf(record, path, report);
+}
+
+function checkLeaf(leaf: Record<string, unknown>, path: Array<string | number>, report: Report): void {
+  for (const key of Object.keys(leaf)) {
+    if (!leafKeys.has(key))
+      report([...path, key], 'unknown key (a condition has fact, operator, value, path)');
+  }
+  if (typeof leaf.fact !== 'string' || !factName.test(leaf.fact)) {
+    report([...path, 'fact'], 'must be a fact name such as speedKph');
+  }
+  if (!builtInOperators.includes(leaf.operator as never)) {
+    report([...path, 'operator'], `must be one of ${builtInOperators.join(', ')}`);
+  }
+  if (!('value' in leaf)) report([...path, 'value'], 'is required');
+  else if (!isLiteralOrList(leaf.value)) {
+    report([...path, 'value'], 'must be a string, number, boolean, null or a list of those');
+  }
+  if (leaf.path !== undefined && (typeof leaf.path !== 'string' || !factPath.test(leaf.path))) {
+    report([...path, 'path'], 'must look like $.field or $.field.sub');
+  }
+}
+
+function isLiteral(value: unknown): boolean {
+  return (
+    value === null ||
+    typeof value === 'boolean' ||
+    (typeof value === 'number' && Number.isFinite(value)) ||
+    (typeof value === 'string' && value.length <= 1024)
+  );
+}
+
+function isLiteralOrList(value: unknown): boolean {
+  return isLiteral(value) || (Array.isArray(value) && value.length <= 1000 && value.every(isLiteral));
+}
+
+type Report = (path: Array<string | number>, message: string) => void;
+
+const conditions = z.custom<Condition>().superRefine((node, context) => {
+  const report: Report = (path, message) => context.addIssue({ code: 'custom', path, message });
+  if (typeof node !== 'object' || node === null || !['all', 'any', 'not'].some((key) => key in node)) {
+    return report([], 'the top level must be {all: [...]}, {any: [...]} or {not: {...}}');
+  }
+  checkCondition(node, [], 1, report);
+});
+
+const duration = z
+  .string()
+  .regex(durationPattern, 'must be a duration such as 500ms, 30s, 10m, 1h')
+  .refine(
+    (text) => !durationPattern.test(text) || parseDuration(text) <= 7 * 86_400_000,
+    'must be at most 7d',
+  );
+
+export const ruleSchema = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'lower-case letters, digits and dashes'),
+  version: z.number().int().positive(),
+  name: z.string().min(1).max(200),
+  description: z.string().max(2000).optional(),
+  severity: z.enum(['info', 'warning', 'critical']),
+  enabled: z.boolean().default(true),
+  scope: z
+    .strictObject({
+      fleets: z.array(z.string().min(1)).min(1).optional(),
+      vehicles: z.array(z.string().min(1)).min(1).optional(),
+    })
+    .optional(),
+  conditions,
+  /** The condition must hold continuously this long (event time) before the alert is raised. */
+  for: duration.optional(),
+  /** After raising an alert, the rule does not raise another for the same vehicle within this time. */
+  cooldown: duration.optional(),
+  message: z.string().min(1).max(500),
+});
+
+export type Rule = z.infer<typeof ruleSchema>;
+
+export interface RuleProblem {
+  /** JSON Pointer into the rule document. */
+  path: string;
+  message: string;
+}
+
+export type RuleValidation = { valid: true; rule: Rule } | { valid: false; problems: RuleProblem[] };
+
+export function validateRule(document: unknown): RuleValidation {
+  const result = ruleSchema.safeParse(document);
+  if (result.success) return { valid: true, rule: result.data };
+  return {
+    valid: false,
+    problems: result.error.issues.map((issue) => ({
+      path: issue.path.map((segment) => `/${String(segment)}`).join(''),
+      message: issue.message,
+    })),
+  };
+}

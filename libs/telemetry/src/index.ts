@@ -1,0 +1,2 @@
+export * from './telemetry-ingest';
+export * from './telemetry-topic';
