@@ -16,6 +16,8 @@ const brokerList = z
   });
 
 const common = {
+  /** Loopback by default: only the container image opens the HTTP endpoints to the network. */
+  HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Prefixes Kafka topics, consumer groups, Elasticsearch indices and aliases: isolates test runs on a shared stack. */
   FLEETLOG_NAMESPACE: z
@@ -83,6 +85,9 @@ export const simulatorEnvSchema = z.object({
     .default('demo'),
   /** Messages per second per vehicle. */
   SIMULATOR_RATE_HZ: z.coerce.number().positive().max(100).default(1),
+  SIMULATOR_PROFILE: z.enum(['mixed', 'urban', 'highway']).default('mixed'),
+  /** Stop after this many seconds; 0 runs until interrupted. */
+  SIMULATOR_DURATION_S: z.coerce.number().int().min(0).default(0),
 });
 
 export type GatewayConfig = z.infer<typeof gatewayEnvSchema>;

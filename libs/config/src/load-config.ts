@@ -21,3 +21,6 @@ export function loadConfig<Schema extends z.ZodType>(
     result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
   );
 }
+
+/** Injection token for the validated config of the running app. */
+export const APP_CONFIG = Symbol('AppConfig');

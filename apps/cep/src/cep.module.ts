@@ -1,0 +1,20 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { APP_CONFIG, type CepConfig } from '@fleetlog/config';
+import { LOGGER, OpsModule } from '@fleetlog/observability';
+import { TelemetryPipeline } from './telemetry-pipeline';
+
+@Module({})
+export class CepModule {
+  static forConfig(config: CepConfig, logger: Logger): DynamicModule {
+    return {
+      module: CepModule,
+      imports: [OpsModule.forApp('cep')],
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        { provide: LOGGER, useValue: logger },
+        TelemetryPipeline,
+      ],
+    };
+  }
+}

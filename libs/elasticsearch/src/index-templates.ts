@@ -1,0 +1,100 @@
+import type { estypes } from '@elastic/elasticsearch';
+
+export type DatasetKey = 'telemetry' | 'alerts';
+
+/** Readers (Kibana, the API) use the alias; writers use the versioned index behind it; a replay swaps the alias. */
+export interface DatasetNames {
+  alias: string;
+  index: string;
+  template: string;
+  pattern: string;
+}
+
+export function datasetNames(namespace: string, jobVersion: string): Record<DatasetKey, DatasetNames> {
+  const prefix = namespace ? `${namespace}-` : '';
+  const names = (dataset: DatasetKey): DatasetNames => ({
+    alias: `${prefix}fleet-${dataset}`,
+    index: `${prefix}fleet-${dataset}-${jobVersion}`,
+    template: `${prefix}fleet-${dataset}`,
+    pattern: `${prefix}fleet-${dataset}-*`,
+  });
+  return { telemetry: names('telemetry'), alerts: names('alerts') };
+}
+
+const keyword = { type: 'keyword' } as const;
+const float = { type: 'float' } as const;
+const date = { type: 'date' } as const;
+
+// Core types only (keyword, date, numeric, boolean, geo_point): the same templates run on the minimal integ-test
+// distribution and on a full cluster.
+const telemetryMappings: estypes.MappingTypeMapping = {
+  dynamic: false,
+  properties: {
+    '@timestamp': date,
+    receivedAt: date,
+    vehicleId: keyword,
+    fleetId: keyword,
+    seq: { type: 'long' },
+    location: { type: 'geo_point' },
+    headingDeg: float,
+    gnssSpeedKph: float,
+    speedKph: float,
+    rpm: float,
+    coolantTempC: float,
+    intakeAirTempC: float,
+    engineLoadPct: float,
+    throttlePct: float,
+    fuelLevelPct: float,
+    batteryV: float,
+    mafGs: float,
+    odometerKm: { type: 'double' },
+    ignition: { type: 'boolean' },
+    dtcs: keyword,
+    kafkaPartition: { type: 'integer' },
+    kafkaOffset: { type: 'long' },
+  },
+};
+
+const alertMappings: estypes.MappingTypeMapping = {
+  dynamic: false,
+  properties: {
+    '@timestamp': date,
+    alertId: keyword,
+    status: keyword,
+    ruleId: keyword,
+    ruleVersion: { type: 'integer' },
+    ruleName: keyword,
+    severity: keyword,
+    vehicleId: keyword,
+    fleetId: keyword,
+    message: { type: 'text' },
+    startedAt: date,
+    raisedAt: date,
+    clearedAt: date,
+    lineage: {
+      properties: { topic: keyword, partition: { type: 'integer' }, offset: { type: 'long' } },
+    },
+  },
+};
+
+export const mappingsByDataset: Record<DatasetKey, estypes.MappingTypeMapping> = {
+  telemetry: telemetryMappings,
+  alerts: alertMappings,
+};
+
+export function indexTemplate(
+  names: DatasetNames,
+  dataset: DatasetKey,
+): estypes.IndicesPutIndexTemplateRequest {
+  return {
+    name: names.template,
+    index_patterns: [names.pattern],
+    // Above the built-in templates' priorities, so ours wins for our patterns.
+    priority: 501,
+    template: {
+      settings: { number_of_shards: 1, number_of_replicas: 0, refresh_interval: '1s' },
+      mappings: mappingsByDataset[dataset],
+    },
+    _meta: { managedBy: 'fleetlog' },
+  };
+}

@@ -1,0 +1,3 @@
+export * from './bulk-writer';
+export * from './index-provisioning';
+export * from './index-templates';

@@ -1,0 +1,4 @@
+export * from './batch-consumer';
+export * from './batching-publisher';
+export * from './kafka-client';
+export * from './topics';

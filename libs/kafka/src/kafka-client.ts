@@ -1,0 +1,39 @@
+import { Kafka, Partitioners, logLevel, type Producer, type logCreator } from 'kafkajs';
+import type { Logger } from 'pino';
+
+const pinoLevels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/** kafkajs logs through our structured logger, so broker trouble shows up in the same stream as everything else. */
+export function createKafka(brokers: string[], clientId: string, logger: Logger): Kafka {
+  const log = logger.child({ component: 'kafkajs' });
+  const toPino: logCreator =
+    () =>
+    ({ level, log: { message, ...extra } }) =>
+      log[pinoLevels[level] ?? 'info'](extra, message);
+  return new Kafka({
+    clientId,
+    brokers,
+    logLevel: logLevel.WARN,
+    logCreator: toPino,
+    retry: { initialRetryTime: 200, retries: 10 },
+  });
+}
+
+/**
+ * acks=all, idempotent, one request in flight (so retries cannot reorder), retried without limit as kafkajs
+ * requires for idempotence: while the cluster is unavailable a send waits instead of failing.
+ */
+export function createIdempotentProducer(kafka: Kafka): Producer {
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 10_000 },
+  });
+}

@@ -1,0 +1,26 @@
+import type { Kafka } from 'kafkajs';
+import { topicSpecs, type TopicNames } from '@fleetlog/contracts';
+
+/** Creates the pipeline's topics with their retention settings when missing; safe to run from every process. */
+export async function ensureTopics(kafka: Kafka, names: TopicNames): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = (Object.keys(names) as Array<keyof TopicNames>).filter(
+      (key) => !existing.has(names[key]),
+    );
+    if (missing.length === 0) return;
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((key) => ({
+        topic: names[key],
+        numPartitions: topicSpecs[key].numPartitions,
+        replicationFactor: -1,
+        configEntries: topicSpecs[key].configEntries,
+      })),
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}

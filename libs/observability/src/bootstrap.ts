@@ -1,0 +1,44 @@
+import { NestFactory } from '@nestjs/core';
+import type { DynamicModule, LoggerService } from '@nestjs/common';
+import type { Logger } from 'pino';
+
+/** Nest's own messages (routes mapped, lifecycle errors) go to the same structured log as ours. */
+class PinoNestLogger implements LoggerService {
+  constructor(private readonly logger: Logger) {}
+  log(message: unknown, context?: string) {
+    this.logger.info({ context }, String(message));
+  }
+  error(message: unknown, trace?: string, context?: string) {
+    this.logger.error({ context, trace }, String(message));
+  }
+  warn(message: unknown, context?: string) {
+    this.logger.warn({ context }, String(message));
+  }
+  debug(message: unknown, context?: string) {
+    this.logger.debug({ context }, String(message));
+  }
+  verbose(message: unknown, context?: string) {
+    this.logger.trace({ context }, String(message));
+  }
+}
+
+/**
+ * Starts a service: Nest app with shutdown hooks (SIGTERM and SIGINT drain and close), HTTP for health and
+ * metrics. A failure to start is logged as one structured line and exits non-zero.
+ */
+export async function runService(
+  module: DynamicModule,
+  logger: Logger,
+  http: { host: string; port: number },
+): Promise<void> {
+  try {
+    const app = await NestFactory.create(module, { logger: new PinoNestLogger(logger) });
+    app.enableShutdownHooks();
+    await app.listen(http.port, http.host);
+    logger.info({ http: `http://${http.host}:${http.port}` }, 'started');
+  } catch (error) {
+    logger.fatal({ err: error }, 'failed to start');
+    process.exitCode = 1;
+    setTimeout(() => process.exit(1), 100).unref();
+  }
+}

@@ -1,0 +1,4 @@
+export * from './health-registry';
+export * from './logger';
+export * from './ops.module';
+export * from './bootstrap';

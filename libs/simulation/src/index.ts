@@ -1,0 +1,2 @@
+export * from './drive-profiles';
+export * from './simulated-vehicle';

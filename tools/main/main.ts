@@ -1,0 +1,122 @@
+// The main job: the whole pipeline on this machine with simulated vehicles, alerts shown as they arrive.
+// Run through `npm start` (which builds first). Ctrl-C stops every process it started, the local stack included.
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { createServer, type IncomingMessage } from 'node:http';
+import { join } from 'node:path';
+// The built library (npm start builds first), so this script and the notifier share one implementation.
+import { verifyWebhook, type WebhookHeaders } from '../../dist/libs/webhooks/src/index.js';
+import { stackDown, stackOptionsFromEnv, stackUp } from '../stack/local-stack.ts';
+import { freePort, startApp, waitUntilReady, type AppName, type AppProcess } from './app-process.ts';
+
+const logDirectory = join('.fleetlog', 'logs');
+const keepStack = process.env.FLEETLOG_KEEP_STACK === '1';
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+interface AlertEvent {
+  type: string;
+  data: {
+    severity: string;
+    ruleId: string;
+    ruleVersion: number;
+    vehicleId: string;
+    message: string;
+    raisedAt: string;
+    clearedAt?: string;
+  };
+}
+
+async function main(): Promise<void> {
+  const stackOptions = { ...stackOptionsFromEnv(), log: (line: string) => say(`  stack: ${line}`) };
+  const running: AppProcess[] = [];
+  let stopping: Promise<void> | undefined;
+  const stopAll = () =>
+    (stopping ??= (async () => {
+      say('\nStopping…');
+      for (const app of running.reverse()) await app.stop();
+      if (!keepStack) await stackDown(stackOptions);
+      say(
+        keepStack ? 'Apps stopped; local stack left running (FLEETLOG_KEEP_STACK=1).' : 'Everything stopped.',
+      );
+    })());
+  process.on('SIGINT', () => void stopAll().then(() => process.exit(0)));
+  process.on('SIGTERM', () => void stopAll().then(() => process.exit(0)));
+
+  try {
+    say('Starting the local stack (Kafka, Elasticsearch, Mosquitto) — the first run downloads them…');
+    const endpoints = await stackUp(stackOptions);
+    const secret = `whsec_${randomBytes(24).toString('base64')}`;
+    const webhookUrl = await startWebhookReceiver(secret);
+    const shared = {
+      KAFKA_BROKERS: endpoints.kafkaBrokers,
+      ELASTICSEARCH_URL: endpoints.elasticsearchUrl,
+      MQTT_URL: endpoints.mqttUrl,
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+    };
+    mkdirSync(logDirectory, { recursive: true });
+    const apps: Array<[AppName, NodeJS.ProcessEnv]> = [
+      ['gateway', { HTTP_PORT: '3001' }],
+      ['cep', { HTTP_PORT: '3002' }],
+      ['notifier', { HTTP_PORT: '3003', WEBHOOK_URL: webhookUrl, WEBHOOK_SECRET: secret }],
+      ['api', { HTTP_PORT: '3000' }],
+    ];
+    for (const [name, env] of apps) {
+      const app = launch(name, { ...shared, ...env });
+      running.push(app);
+      await waitUntilReady(app, `http://127.0.0.1:${env.HTTP_PORT}/health`);
+      say(
+        `  ${name.padEnd(9)} ready  http://127.0.0.1:${env.HTTP_PORT}/health  (log: ${join(logDirectory, `${name}.log`)})`,
+      );
+    }
+    const vehicles = process.env.SIMULATOR_VEHICLES ?? '5';
+    running.push(launch('simulator', { ...shared, SIMULATOR_VEHICLES: vehicles }));
+    say(`\nPipeline running with ${vehicles} simulated vehicles. Alerts appear below as webhooks arrive.`);
+    say('Search them: curl "http://127.0.0.1:3000/alerts?status=active"   Stop: Ctrl-C\n');
+  } catch (error) {
+    say(`\nFailed to start: ${(error as Error).message}`);
+    await stopAll();
+    process.exit(1);
+  }
+}
+
+/** App output goes to its log file; only warnings and errors also reach the terminal. */
+function launch(name: AppName, env: NodeJS.ProcessEnv): AppProcess {
+  const log = createWriteStream(join(logDirectory, `${name}.log`), { flags: 'a' });
+  const app = startApp(name, env, (line) => {
+    log.write(`${line}\n`);
+    if (/"level":(40|50|60)/.test(line) || !line.startsWith('{')) say(`  ${name}: ${line}`);
+  });
+  void app.exited.then(() => log.end());
+  return app;
+}
+
+/** Stands in for an operator's endpoint: verifies each webhook's signature and prints the alert. */
+async function startWebhookReceiver(secret: string): Promise<string> {
+  const port = await freePort();
+  const server = createServer(async (request, response) => {
+    const body = await readBody(request);
+    const verified = verifyWebhook(secret, request.headers as unknown as WebhookHeaders, body, new Date());
+    response.writeHead(verified ? 204 : 401).end();
+    if (verified) printAlert(JSON.parse(body) as AlertEvent);
+    else say('  webhook with an invalid signature refused');
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  server.unref();
+  return `http://127.0.0.1:${port}/fleetlog-alerts`;
+}
+
+function printAlert({ type, data }: AlertEvent): void {
+  const when = (data.clearedAt ?? data.raisedAt).slice(11, 19);
+  const marker = type === 'alert.active' ? 'ALERT  ' : 'cleared';
+  say(
+    `${when}  ${marker} [${data.severity}] ${data.ruleId}@${data.ruleVersion} ${data.vehicleId}: ${data.message}`,
+  );
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+void main();
