@@ -49,8 +49,9 @@ describe('pipeline, end to end', () => {
   afterAll(async () => {
     const exitCodes = await Promise.all(apps.map((app) => app.stop()));
     await receiver.stop();
-    await elasticsearch.indices.delete({ index: `${namespace}-*` }, { ignore: [404] });
     for (const dataset of ['telemetry', 'alerts']) {
+      // Named one by one: Elasticsearch refuses wildcard deletes by default.
+      await elasticsearch.indices.delete({ index: `${namespace}-fleet-${dataset}-v1` }, { ignore: [404] });
       await elasticsearch.indices.deleteIndexTemplate(
         { name: `${namespace}-fleet-${dataset}` },
         { ignore: [404] },

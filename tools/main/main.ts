@@ -12,6 +12,8 @@ import { freePort, startApp, waitUntilReady, type AppName, type AppProcess } fro
 const logDirectory = join('.fleetlog', 'logs');
 const keepStack = process.env.FLEETLOG_KEEP_STACK === '1';
 const say = (line: string) => process.stdout.write(`${line}\n`);
+// Ctrl-C also reaches a pipe reader (`npm start | tee …`): losing the terminal must not stop the clean-up.
+process.stdout.on('error', () => undefined);
 
 interface AlertEvent {
   type: string;

@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { Client, type estypes } from '@elastic/elasticsearch';
 import { APP_CONFIG, type ApiConfig } from '@fleetlog/config';
 import type { AlertMessage } from '@fleetlog/contracts';
-import { datasetNames } from '@fleetlog/elasticsearch';
+import { datasetNames, elasticsearchAnswers } from '@fleetlog/elasticsearch';
 import { HealthRegistry } from '@fleetlog/observability';
 
 export interface AlertQuery {
@@ -23,7 +23,7 @@ export class AlertsRepository implements OnApplicationShutdown {
     this.client = new Client({ node: config.ELASTICSEARCH_URL });
     // The job version is irrelevant to readers: they only use the alias.
     this.alias = datasetNames(config.FLEETLOG_NAMESPACE, 'v1').alerts.alias;
-    health.register('elasticsearch', () => this.client.ping().catch(() => false));
+    health.register('elasticsearch', () => elasticsearchAnswers(this.client));
   }
 
   async search(query: AlertQuery): Promise<AlertMessage[]> {

@@ -6,7 +6,7 @@ import { Counter, Histogram, Registry } from 'prom-client';
 import { TelemetryProcessor } from '@fleetlog/cep';
 import { APP_CONFIG, type CepConfig } from '@fleetlog/config';
 import { topicNames } from '@fleetlog/contracts';
-import { BulkWriter, datasetNames, provisionIndices } from '@fleetlog/elasticsearch';
+import { BulkWriter, datasetNames, elasticsearchAnswers, provisionIndices } from '@fleetlog/elasticsearch';
 import {
   BatchConsumer,
   BatchingPublisher,
@@ -62,7 +62,7 @@ export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationS
     this.publisher = new BatchingPublisher(this.producer, { lingerMs: 1, maxBatchRecords: 1_000 });
 
     health.register('kafka-consumer', () => this.consumer.ready);
-    health.register('elasticsearch', () => this.elasticsearch.ping().catch(() => false));
+    health.register('elasticsearch', () => elasticsearchAnswers(this.elasticsearch));
     const registers = [metrics];
     this.consumed = new Counter({
       name: 'fleetlog_cep_records_total',

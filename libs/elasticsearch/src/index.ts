@@ -1,3 +1,4 @@
 export * from './bulk-writer';
 export * from './index-provisioning';
 export * from './index-templates';
+export * from './readiness';

@@ -23,8 +23,10 @@ class PinoNestLogger implements LoggerService {
 }
 
 /**
- * Starts a service: Nest app with shutdown hooks (SIGTERM and SIGINT drain and close), HTTP for health and
- * metrics. A failure to start is logged as one structured line and exits non-zero.
+ * Starts a service: the Nest app and its HTTP endpoints for health and metrics. SIGTERM or SIGINT closes the app,
+ * which runs every shutdown hook (drain in-flight messages, commit, disconnect), then exits 0; Nest's own
+ * shutdown hooks would re-raise the signal instead, which hides whether the drain completed. A failure to start or
+ * to stop is logged as one structured line and exits non-zero.
  */
 export async function runService(
   module: DynamicModule,
@@ -33,9 +35,23 @@ export async function runService(
 ): Promise<void> {
   try {
     const app = await NestFactory.create(module, { logger: new PinoNestLogger(logger) });
-    app.enableShutdownHooks();
     await app.listen(http.port, http.host);
     logger.info({ http: `http://${http.host}:${http.port}` }, 'started');
+    const stop = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'stopping');
+      app.close().then(
+        () => {
+          logger.info('stopped');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.fatal({ err: error }, 'failed to stop cleanly');
+          process.exit(1);
+        },
+      );
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
   } catch (error) {
     logger.fatal({ err: error }, 'failed to start');
     process.exitCode = 1;
