@@ -3,13 +3,7 @@ import { Client } from '@elastic/elasticsearch';
 import { Kafka, logLevel, ConfigResourceTypes } from 'kafkajs';
 import type { AlertMessage } from '@fleetlog/contracts';
 import { verifyWebhook, type WebhookHeaders } from '@fleetlog/webhooks';
-import {
-  freePort,
-  startApp,
-  waitUntilReady,
-  type AppName,
-  type AppProcess,
-} from '../../tools/main/app-process.ts';
+import { AppFleet } from '../support/app-fleet';
 import { eventually, WebhookReceiver } from '../support/webhook-receiver';
 
 /**
@@ -24,30 +18,17 @@ describe('pipeline, end to end', () => {
   const receiver = new WebhookReceiver();
   const elasticsearch = new Client({ node: process.env.ELASTICSEARCH_URL! });
   const kafka = new Kafka({ brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
-  const apps: AppProcess[] = [];
-  const output: string[] = [];
-
-  async function launch(name: AppName, env: NodeJS.ProcessEnv, ready = true): Promise<AppProcess> {
-    const port = await freePort();
-    const app = startApp(
-      name,
-      { FLEETLOG_NAMESPACE: namespace, HTTP_PORT: String(port), LOG_LEVEL: 'info', ...env },
-      (line) => output.push(`${name}: ${line}`),
-    );
-    apps.push(app);
-    if (ready) await waitUntilReady(app, `http://127.0.0.1:${port}/health`);
-    return app;
-  }
+  const apps = new AppFleet(namespace);
 
   beforeAll(async () => {
     const webhookUrl = await receiver.start();
-    await launch('gateway', { MQTT_CLIENT_ID: `${namespace}-gateway` });
-    await launch('cep', { RULES_DIR: 'rules' });
-    await launch('notifier', { WEBHOOK_URL: webhookUrl, WEBHOOK_SECRET: secret });
+    await apps.launch('gateway', { MQTT_CLIENT_ID: `${namespace}-gateway` });
+    await apps.launch('cep', { RULES_DIR: 'rules' });
+    await apps.launch('notifier', { WEBHOOK_URL: webhookUrl, WEBHOOK_SECRET: secret });
   });
 
   afterAll(async () => {
-    const exitCodes = await Promise.all(apps.map((app) => app.stop()));
+    const exitCodes = await apps.stopAll();
     await receiver.stop();
     for (const dataset of ['telemetry', 'alerts']) {
       // Named one by one: Elasticsearch refuses wildcard deletes by default.
@@ -58,12 +39,12 @@ describe('pipeline, end to end', () => {
       );
     }
     await elasticsearch.close();
-    if (exitCodes.some((code) => code !== 0)) process.stdout.write(output.join('\n'));
-    expect(exitCodes).toEqual(apps.map(() => 0));
+    if (exitCodes.some((code) => code !== 0)) process.stdout.write(apps.recentOutput(200));
+    expect(exitCodes.every((code) => code === 0)).toBe(true);
   });
 
   it('turns a simulated vehicle speeding on the highway into a signed webhook and a searchable alert', async () => {
-    await launch(
+    await apps.launch(
       'simulator',
       {
         SIMULATOR_FLEET_ID: fleetId,
@@ -71,7 +52,7 @@ describe('pipeline, end to end', () => {
         SIMULATOR_PROFILE: 'highway',
         SIMULATOR_RATE_HZ: '2',
       },
-      false,
+      { waitUntilReady: false },
     );
 
     const webhook = await eventually(
@@ -79,7 +60,7 @@ describe('pipeline, end to end', () => {
       90_000,
       'the overspeed webhook',
     ).catch((error: Error) => {
-      throw new Error(`${error.message}\n${output.slice(-40).join('\n')}`);
+      throw new Error(`${error.message}\n${apps.recentOutput()}`);
     });
 
     const event = JSON.parse(webhook.body) as { type: string; data: AlertMessage };

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { envSchemasByApp, gatewayEnvSchema, loadConfig } from '@fleetlog/config';
-import { telemetryTopicFilter, telemetryTopicFor } from '@fleetlog/telemetry';
+import { deviceTopicFilter, deviceTopicFor } from '@fleetlog/telemetry';
 import { parsePinnedVersions } from '../../tools/stack/stack-config.ts';
 
 type AppName = keyof typeof envSchemasByApp;
@@ -319,14 +319,18 @@ describe('docker/mosquitto', () => {
     ]);
     const device = { fleetId: 'acme', vehicleId: 'truck-7' };
     const username = `${device.fleetId}/${device.vehicleId}`;
-    expect(patterns[0]!.topic.replace('%u', username)).toBe(telemetryTopicFor(device));
+    expect(patterns.map(({ topic }) => topic.replace('%u', username))).toEqual([
+      deviceTopicFor(device, 'telemetry'),
+      deviceTopicFor(device, 'dtc'),
+      deviceTopicFor(device, 'status'),
+    ]);
     // Grants outside a user section would apply to anonymous clients.
     expect(topicsByUser.get(undefined)).toBeUndefined();
   });
 
-  it('lets the gateway read exactly the telemetry it subscribes to, and write nothing', () => {
+  it('lets the gateway read exactly the device topics it subscribes to, and write nothing', () => {
     expect(mosquittoAcl().topicsByUser.get('gateway')).toEqual([
-      { access: 'read', topic: telemetryTopicFilter },
+      { access: 'read', topic: deviceTopicFilter },
     ]);
     expect(new URL(appConfig('gateway').MQTT_URL as string).username).toBe('gateway');
   });

@@ -2,7 +2,7 @@ import mqtt from 'mqtt';
 import { loadConfig, simulatorEnvSchema } from '@fleetlog/config';
 import { createLogger } from '@fleetlog/observability';
 import { SimulatedVehicle, driveProfiles } from '@fleetlog/simulation';
-import { telemetryTopicFor } from '@fleetlog/telemetry';
+import { deviceTopicFor } from '@fleetlog/telemetry';
 
 /**
  * Drives N simulated vehicles and publishes their telemetry over MQTT at QoS 1, as devices would. One connection
@@ -35,12 +35,10 @@ async function main(): Promise<void> {
     const now = new Date();
     for (const vehicle of vehicles) {
       const message = vehicle.tick(now, intervalMs / 1000);
-      const sending = client
-        .publishAsync(telemetryTopicFor(message), JSON.stringify(message), { qos: 1 })
-        .then(
-          () => published++,
-          (error: Error) => logger.warn({ err: error, vehicleId: message.vehicleId }, 'publish failed'),
-        );
+      const sending = client.publishAsync(deviceTopicFor(message), JSON.stringify(message), { qos: 1 }).then(
+        () => published++,
+        (error: Error) => logger.warn({ err: error, vehicleId: message.vehicleId }, 'publish failed'),
+      );
       inFlight.add(sending);
       void sending.finally(() => inFlight.delete(sending));
     }

@@ -3,7 +3,12 @@ import { driveProfiles, type DriveProfileName } from './drive-profiles';
 import { SimulatedVehicle } from './simulated-vehicle';
 
 const start = { fleetId: 'demo', vehicleId: 'sim-0003', seed: 3, lat: 52.52, lon: 13.405 };
-const ingest = new TelemetryIngest({ maxPayloadBytes: 4096, maxFutureSkewMs: 0, maxAgeMs: 86_400_000 });
+const ingest = new TelemetryIngest({
+  maxNestingDepth: 32,
+  maxPayloadBytes: 4096,
+  maxFutureSkewMs: 0,
+  maxAgeMs: 86_400_000,
+});
 
 function driveFor(seconds: number, profile: DriveProfileName, vehicleIndex = 3) {
   const vehicle = new SimulatedVehicle(start, driveProfiles[profile](vehicleIndex));

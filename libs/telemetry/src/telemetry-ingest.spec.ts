@@ -2,7 +2,12 @@ import { TelemetryIngest, type IngestOutcome } from './telemetry-ingest';
 
 const receivedAt = new Date('2026-11-23T12:00:00.000Z');
 const topic = 'fleet/acme/truck-1/telemetry';
-const ingest = new TelemetryIngest({ maxPayloadBytes: 1024, maxFutureSkewMs: 60_000, maxAgeMs: 86_400_000 });
+const ingest = new TelemetryIngest({
+  maxNestingDepth: 32,
+  maxPayloadBytes: 1024,
+  maxFutureSkewMs: 60_000,
+  maxAgeMs: 86_400_000,
+});
 const good = {
   vehicleId: 'truck-1',
   fleetId: 'acme',
@@ -26,7 +31,10 @@ function rejection(outcome: IngestOutcome) {
 describe('TelemetryIngest', () => {
   it('accepts a valid message and stamps when it was received', () => {
     const outcome = run(good);
-    expect(outcome).toEqual({ accepted: true, record: { ...good, receivedAt: '2026-11-23T12:00:00.000Z' } });
+    expect(outcome).toEqual({
+      accepted: true,
+      record: { ...good, channel: 'telemetry', receivedAt: '2026-11-23T12:00:00.000Z' },
+    });
   });
 
   it('keeps fields it does not know under ext instead of dropping them', () => {
@@ -35,7 +43,7 @@ describe('TelemetryIngest', () => {
   });
 
   it.each([
-    ['a topic outside the telemetry tree', good, 'fleet/acme/truck-1/status', 'unknown-topic', ''],
+    ['a channel devices do not have', good, 'fleet/acme/truck-1/config', 'unknown-topic', ''],
     ['a payload over the size limit', { ...good, ext: { pad: 'x'.repeat(2000) } }, topic, 'oversize', ''],
     ['truncated JSON', '{"vehicleId":"truck-1",', topic, 'invalid-json', ''],
     ['a JSON array', [good], topic, 'schema-violation', ''],
@@ -86,5 +94,53 @@ describe('TelemetryIngest', () => {
       reason: 'schema-violation',
       path: '/ext',
     });
+  });
+});
+
+describe('TelemetryIngest, hostile payloads', () => {
+  it('refuses a payload nested beyond the limit (a nesting bomb) before parsing it', () => {
+    const bomb = `{"vehicleId":"truck-1","fleetId":"acme","ts":"2026-11-23T11:59:59Z","ext":${'['.repeat(40)}${']'.repeat(40)}}`;
+    expect(rejection(run(bomb))).toMatchObject({ reason: 'nesting-too-deep' });
+  });
+
+  it('does not count brackets inside strings as nesting', () => {
+    expect(
+      run({ ...good, ext: { note: '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[{{{{{{{{{{{' } }),
+    ).toMatchObject({ accepted: true });
+  });
+
+  it('keeps a "__proto__" key as data under ext instead of letting it replace the prototype', () => {
+    const outcome = run(
+      '{"vehicleId":"truck-1","fleetId":"acme","ts":"2026-11-23T11:59:59Z","__proto__":{"admin":true}}',
+    );
+    if (!outcome.accepted) throw new Error(outcome.deadLetter.detail);
+    expect(JSON.stringify(outcome.record.ext)).toBe('{"__proto__":{"admin":true}}');
+    expect((outcome.record.ext as { admin?: boolean }).admin).toBeUndefined();
+  });
+
+  it('records which device channel a message came from', () => {
+    const outcome = run({ ...good, connection: 'offline' }, 'fleet/acme/truck-1/status');
+    expect(outcome).toMatchObject({ accepted: true, record: { channel: 'status', connection: 'offline' } });
+  });
+});
+
+describe('TelemetryIngest, raw OBD-II', () => {
+  it('decodes raw Mode 01 and Mode 03 responses into the named fields and keeps the raw values', () => {
+    // PID 0D = 0x3C → 60 km/h; 0C = 0x1AF8 → 1726 rpm; 0B (intake manifold pressure) has no named field.
+    const obd = { mode01: { '0D': '3C', '0C': '1AF8', '0B': '21' }, mode03: '0301' };
+    const outcome = run({ ...good, speedKph: undefined, rpm: undefined, obd });
+    if (!outcome.accepted) throw new Error(outcome.deadLetter.detail);
+    expect(outcome.record).toMatchObject({ speedKph: 60, rpm: 1726, dtcs: ['P0301'], obd });
+    expect(outcome.record.ext).toEqual({ intakeManifoldPressureKpa: 33 });
+  });
+
+  it('keeps a value the device decoded itself over the raw one', () => {
+    const outcome = run({ ...good, speedKph: 61, obd: { mode01: { '0D': '3C' } } });
+    expect(outcome.accepted && outcome.record.speedKph).toBe(61);
+  });
+
+  it('sends an undecodable raw response to the dead letters, naming the PID', () => {
+    const deadLetter = rejection(run({ ...good, obd: { mode01: { '0C': '1A' } } }));
+    expect(deadLetter).toMatchObject({ reason: 'obd-undecodable', path: '/obd/mode01/0C' });
   });
 });

@@ -6,10 +6,13 @@ import {
   type TelemetryRecord,
   type TelemetryRejectionReason,
 } from '@fleetlog/contracts';
-import { parseTelemetryTopic } from './telemetry-topic';
+import { decodeRawTelemetry, type DecodedObdTelemetry } from '@fleetlog/obd';
+import { parseDeviceTopic } from './telemetry-topic';
 
 export interface TelemetryIngestOptions {
   maxPayloadBytes: number;
+  /** Nesting bombs are refused before parsing: JSON.parse would recurse, and sinks have their own limits. */
+  maxNestingDepth: number;
   /** How far ahead of the gateway's clock an event time may be (device clock skew). */
   maxFutureSkewMs: number;
   /** How old an event time may be (devices buffering while offline upload late). */
@@ -47,10 +50,18 @@ export class TelemetryIngest {
       },
     });
 
-    const identity = parseTelemetryTopic(mqttTopic);
-    if (!identity) return reject('unknown-topic', `no telemetry topic: ${JSON.stringify(mqttTopic)}`);
+    const identity = parseDeviceTopic(mqttTopic);
+    if (!identity) {
+      return reject(
+        'unknown-topic',
+        `not fleet/{fleetId}/{vehicleId}/telemetry|dtc|status: ${JSON.stringify(mqttTopic)}`,
+      );
+    }
     if (payload.length > this.options.maxPayloadBytes) {
       return reject('oversize', `${payload.length} bytes, limit ${this.options.maxPayloadBytes}`);
+    }
+    if (nestingDepth(payload, this.options.maxNestingDepth) > this.options.maxNestingDepth) {
+      return reject('nesting-too-deep', `nested deeper than ${this.options.maxNestingDepth} levels`);
     }
 
     let parsed: unknown;
@@ -90,8 +101,24 @@ export class TelemetryIngest {
         '/ts',
       );
     }
-    return { accepted: true, record: { ...message, receivedAt: receivedAt.toISOString() } };
+    if (message.obd) {
+      const decoded = decodeRawTelemetry(message.obd);
+      if (!decoded.ok) return reject('obd-undecodable', decoded.reason, `/obd${decoded.path}`);
+      withDecodedObd(message, decoded);
+    }
+    return {
+      accepted: true,
+      record: { ...message, channel: identity.channel, receivedAt: receivedAt.toISOString() },
+    };
   }
+}
+
+/** Decoded values fill the named fields a device did not send itself; values without a field go under `ext`. */
+function withDecodedObd(message: TelemetryMessage, decoded: DecodedObdTelemetry): void {
+  const fields = message as unknown as Record<string, unknown>;
+  for (const [field, value] of Object.entries(decoded.fields)) fields[field] ??= value;
+  if (decoded.dtcs) message.dtcs = [...new Set([...(message.dtcs ?? []), ...decoded.dtcs])];
+  if (Object.keys(decoded.extra).length > 0) message.ext = { ...decoded.extra, ...message.ext };
 }
 
 function withUnknownFieldsUnderExt(message: Record<string, unknown>): Record<string, unknown> {
@@ -99,12 +126,46 @@ function withUnknownFieldsUnderExt(message: Record<string, unknown>): Record<str
   // A non-object ext is left in place for the schema to reject, rather than spread into fields.
   if (!hasUnknownKeys || !isPlainObjectOrAbsent(message.ext)) return message;
   const known: Record<string, unknown> = {};
-  const ext: Record<string, unknown> = { ...(message.ext as Record<string, unknown> | undefined) };
+  // Own properties only, defined rather than assigned: a device's "__proto__" key stays data, not a prototype.
+  const ext: Record<string, unknown> = {};
+  const keep = (target: Record<string, unknown>, key: string, value: unknown) =>
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  for (const [key, value] of Object.entries((message.ext ?? {}) as Record<string, unknown>))
+    keep(ext, key, value);
   for (const [key, value] of Object.entries(message)) {
-    if (knownFields.has(key)) known[key] = value;
-    else ext[key] = value;
+    if (key !== 'ext') keep(knownFields.has(key) ? known : ext, key, value);
   }
   return { ...known, ext };
+}
+
+const openBrace = 0x7b;
+const openBracket = 0x5b;
+const closeBrace = 0x7d;
+const closeBracket = 0x5d;
+const quote = 0x22;
+const backslash = 0x5c;
+
+/** Deepest bracket nesting in the raw JSON, outside strings; stops counting once past `limit`. */
+function nestingDepth(payload: Buffer, limit: number): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let index = 0; index < payload.length; index++) {
+    const byte = payload[index];
+    if (inString) {
+      if (byte === backslash) index++;
+      else if (byte === quote) inString = false;
+    } else if (byte === quote) {
+      inString = true;
+    } else if (byte === openBrace || byte === openBracket) {
+      depth++;
+      if (depth > deepest) deepest = depth;
+      if (deepest > limit) return deepest;
+    } else if (byte === closeBrace || byte === closeBracket) {
+      depth--;
+    }
+  }
+  return deepest;
 }
 
 function isPlainObjectOrAbsent(value: unknown): boolean {

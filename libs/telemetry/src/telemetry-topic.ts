@@ -1,20 +1,31 @@
+/** What a device publishes on: readings, diagnostic trouble codes, and connection status (e.g. a last will). */
+export type DeviceChannel = 'telemetry' | 'dtc' | 'status';
+
 export interface DeviceIdentity {
   fleetId: string;
   vehicleId: string;
 }
 
+export interface DeviceTopic extends DeviceIdentity {
+  channel: DeviceChannel;
+}
+
 const identifier = '[A-Za-z0-9_-]{1,64}';
-const telemetryTopic = new RegExp(`^fleet/(${identifier})/(${identifier})/telemetry$`);
+const deviceTopic = new RegExp(`^fleet/(${identifier})/(${identifier})/(telemetry|dtc|status)$`);
 
-/** The MQTT topic filter the gateway subscribes to; the broker's ACL guarantees a device publishes only under its own ids. */
-export const telemetryTopicFilter = 'fleet/+/+/telemetry';
+/**
+ * The gateway subscribes to every device channel and to anything else at that depth, so that a message on an
+ * unknown channel becomes a dead letter instead of disappearing. The broker's ACL guarantees that a device publishes
+ * only under its own fleet and vehicle ids.
+ */
+export const deviceTopicFilter = 'fleet/+/+/+';
 
-export function telemetryTopicFor(identity: DeviceIdentity): string {
-  return `fleet/${identity.fleetId}/${identity.vehicleId}/telemetry`;
+export function deviceTopicFor(identity: DeviceIdentity, channel: DeviceChannel = 'telemetry'): string {
+  return `fleet/${identity.fleetId}/${identity.vehicleId}/${channel}`;
 }
 
 /** Identity comes from the topic, never from the payload: the payload only has to agree with it. */
-export function parseTelemetryTopic(topic: string): DeviceIdentity | undefined {
-  const match = telemetryTopic.exec(topic);
-  return match ? { fleetId: match[1]!, vehicleId: match[2]! } : undefined;
+export function parseDeviceTopic(topic: string): DeviceTopic | undefined {
+  const match = deviceTopic.exec(topic);
+  return match ? { fleetId: match[1]!, vehicleId: match[2]!, channel: match[3] as DeviceChannel } : undefined;
 }

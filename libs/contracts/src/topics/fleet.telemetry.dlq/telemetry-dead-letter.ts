@@ -1,7 +1,9 @@
 export type TelemetryRejectionReason =
   | 'oversize'
   | 'invalid-json'
+  | 'nesting-too-deep'
   | 'schema-violation'
+  | 'obd-undecodable'
   | 'identity-mismatch'
   | 'unknown-topic'
   | 'timestamp-out-of-range';

@@ -18,12 +18,18 @@ export interface TelemetryMessage {
   odometerKm?: number;
   ignition?: boolean;
   dtcs?: string[];
+  /** On the status channel: connection state (a last will says offline). */
+  connection?: 'online' | 'offline';
+  /** Raw OBD-II responses (hex): Mode 01 data bytes per PID, Mode 03 trouble-code bytes. */
+  obd?: { mode01?: Record<string, string>; mode03?: string };
   /** Fields the schema does not know, kept so that nothing a device sent is lost. */
   ext?: Record<string, unknown>;
 }
 
 /** The value of a fleet.telemetry record (key: vehicleId): the validated message, stamped by the gateway. */
 export interface TelemetryRecord extends TelemetryMessage {
+  /** The MQTT topic's last level: telemetry, dtc or status. */
+  channel: 'telemetry' | 'dtc' | 'status';
   /** When the gateway received it, ISO 8601. */
   receivedAt: string;
 }

@@ -1,0 +1,42 @@
+import {
+  freePort,
+  startApp,
+  waitUntilReady,
+  type AppName,
+  type AppProcess,
+} from '../../tools/main/app-process.ts';
+
+/** The apps a test runs, each a real process from dist/, all in the test's own namespace. */
+export class AppFleet {
+  readonly output: string[] = [];
+  private readonly apps: AppProcess[] = [];
+
+  constructor(private readonly namespace: string) {}
+
+  async launch(
+    name: AppName,
+    env: NodeJS.ProcessEnv,
+    options: { waitUntilReady?: boolean } = {},
+  ): Promise<AppProcess> {
+    const port = await freePort();
+    const app = startApp(
+      name,
+      { FLEETLOG_NAMESPACE: this.namespace, HTTP_PORT: String(port), LOG_LEVEL: 'info', ...env },
+      (line) => this.output.push(`${name}: ${line}`),
+    );
+    this.apps.push(app);
+    if (options.waitUntilReady ?? true) await waitUntilReady(app, `http://127.0.0.1:${port}/health`);
+    return app;
+  }
+
+  /** Stops every app still running; resolves with the exit codes of those it stopped (0 = drained and closed). */
+  async stopAll(): Promise<Array<number | null>> {
+    const running = this.apps.filter((app) => app.child.exitCode === null && app.child.signalCode === null);
+    return Promise.all(running.map((app) => app.stop()));
+  }
+
+  /** The last lines the apps printed, to explain a failure. */
+  recentOutput(lines = 40): string {
+    return this.output.slice(-lines).join('\n');
+  }
+}
