@@ -14,9 +14,11 @@ import {
 import { AcknowledgingSubscriber } from '@fleetlog/mqtt';
 import { HealthRegistry, LOGGER } from '@fleetlog/observability';
 import { backoffDelay, sleep } from '@fleetlog/resilience';
-import { TelemetryIngest, telemetryTopicFilter } from '@fleetlog/telemetry';
+import { TelemetryIngest, deviceTopicFilter } from '@fleetlog/telemetry';
 
 const hour = 3_600_000;
+/** As published in the telemetry schema's description. */
+const telemetryMaxNestingDepth = 32;
 
 /**
  * The gateway's one job: every message a device publishes becomes exactly one Kafka record, on fleet.telemetry
@@ -50,8 +52,9 @@ export class TelemetryForwarder implements OnApplicationBootstrap, OnApplication
     this.publisher = new BatchingPublisher(this.producer, { lingerMs: 2, maxBatchRecords: 2_000 });
     this.ingest = new TelemetryIngest({
       maxPayloadBytes: config.GATEWAY_MAX_PAYLOAD_BYTES,
-      maxFutureSkewMs: 5 * 60_000,
-      maxAgeMs: 7 * 24 * hour,
+      maxNestingDepth: telemetryMaxNestingDepth,
+      maxFutureSkewMs: config.GATEWAY_MAX_FUTURE_SKEW_S * 1000,
+      maxAgeMs: config.GATEWAY_MAX_EVENT_AGE_H * hour,
     });
     this.subscriber = new AcknowledgingSubscriber(
       {
@@ -60,7 +63,7 @@ export class TelemetryForwarder implements OnApplicationBootstrap, OnApplication
         shareGroup: config.FLEETLOG_NAMESPACE
           ? `${config.FLEETLOG_NAMESPACE}-${config.MQTT_SHARE_GROUP}`
           : config.MQTT_SHARE_GROUP,
-        topicFilter: telemetryTopicFilter,
+        topicFilter: deviceTopicFilter,
         receiveMaximum: Math.min(config.GATEWAY_MAX_IN_FLIGHT, 65_535),
         sessionExpirySeconds: 24 * 3600,
       },
@@ -108,7 +111,7 @@ export class TelemetryForwarder implements OnApplicationBootstrap, OnApplication
     await ensureTopics(kafka, this.topics);
     await this.producer.connect();
     await this.subscriber.start();
-    this.logger.info({ topics: this.topics, filter: telemetryTopicFilter }, 'forwarding telemetry');
+    this.logger.info({ topics: this.topics, filter: deviceTopicFilter }, 'forwarding telemetry');
   }
 
   async onApplicationShutdown(): Promise<void> {

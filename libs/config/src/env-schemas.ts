@@ -38,6 +38,10 @@ export const gatewayEnvSchema = z.object({
   MQTT_CLIENT_ID: z.string().min(1).default(`fleetlog-gateway-${hostname()}`),
   MQTT_SHARE_GROUP: z.string().min(1).default('fleetlog-gateway'),
   GATEWAY_MAX_PAYLOAD_BYTES: positiveInt(64 * 1024),
+  /** How far ahead of the gateway's clock an event time may be (device clock skew). */
+  GATEWAY_MAX_FUTURE_SKEW_S: positiveInt(300),
+  /** How old an event time may be: devices buffer readings while offline and upload them later. */
+  GATEWAY_MAX_EVENT_AGE_H: positiveInt(7 * 24),
   /** Messages handed to Kafka but not yet acknowledged to devices; bounds memory when Kafka is slow. */
   GATEWAY_MAX_IN_FLIGHT: positiveInt(10_000),
 });
