@@ -16,7 +16,7 @@ import {
   type ConsumedRecord,
 } from '@fleetlog/kafka';
 import { HealthRegistry, LOGGER } from '@fleetlog/observability';
-import { AlertTracker, JsonRulesEngineEvaluator } from '@fleetlog/rules';
+import { AlertTracker, compileRules } from '@fleetlog/rules';
 import { loadRuleDirectory } from './rule-directory';
 
 /**
@@ -88,7 +88,7 @@ export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationS
     const rules = await loadRuleDirectory(rulesDir);
     const indices = datasetNames(namespace, version);
     this.processor = new TelemetryProcessor(
-      new JsonRulesEngineEvaluator(rules),
+      compileRules(rules),
       new AlertTracker(rules),
       indices,
     );

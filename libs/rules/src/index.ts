@@ -1,4 +1,5 @@
 export * from './alert-tracker';
+export * from './compiled-evaluator';
 export * from './condition-evaluator';
 export * from './duration';
 export * from './rule-files';

@@ -61,6 +61,21 @@ describe('validateRule', () => {
     expect(problemsOf({ ...valid, conditions })[0]!.message).toMatch(/nest deeper/);
   });
 
+  it('refuses operator and value shapes that json-rules-engine would silently misread or fail every run on', () => {
+    const leaf = (operator: string, value: unknown) => ({
+      ...valid,
+      conditions: { all: [{ fact: 'vehicleId', operator, value }] },
+    });
+    expect(problemsOf(leaf('in', 'truck-1,truck-2'))).toEqual([
+      { path: '/conditions/all/0/value', message: 'must be a list with "in"' },
+    ]);
+    expect(problemsOf(leaf('notIn', 7))[0]!.path).toBe('/conditions/all/0/value');
+    expect(problemsOf(leaf('contains', ['P0301']))[0]!.message).toBe(
+      'must be a single value with "contains"',
+    );
+    expect(problemsOf({ ...valid, id: 'error' })).toEqual([{ path: '/id', message: 'is reserved' }]);
+  });
+
   it('refuses unknown envelope keys so typos do not pass silently', () => {
     expect(problemsOf({ ...valid, severty: 'critical' })[0]!.message).toMatch(/severty/);
   });

@@ -21,6 +21,8 @@ const factPath = /^\$(\.[A-Za-z_][A-Za-z0-9_]{0,63}){1,8}$/;
 const maxConditionDepth = 8;
 const maxChildren = 100;
 const leafKeys = new Set(['fact', 'operator', 'value', 'path']);
+const listOperators = new Set(['in', 'notIn']);
+const elementOperators = new Set(['contains', 'doesNotContain']);
 
 type Literal = string | number | boolean | null;
 export type Condition =
@@ -76,6 +78,12 @@ function checkLeaf(leaf: Record<string, unknown>, path: Array<string | number>, 
   if (!('value' in leaf)) report([...path, 'value'], 'is required');
   else if (!isLiteralOrList(leaf.value)) {
     report([...path, 'value'], 'must be a string, number, boolean, null or a list of those');
+  } else if (listOperators.has(leaf.operator as string) && !Array.isArray(leaf.value)) {
+    // json-rules-engine would search a string value as text and fail every run on a number.
+    report([...path, 'value'], `must be a list with "${String(leaf.operator)}"`);
+  } else if (elementOperators.has(leaf.operator as string) && Array.isArray(leaf.value)) {
+    // The fact list is searched for the value itself: a list value never matches.
+    report([...path, 'value'], `must be a single value with "${String(leaf.operator)}"`);
   }
   if (leaf.path !== undefined && (typeof leaf.path !== 'string' || !factPath.test(leaf.path))) {
     report([...path, 'path'], 'must look like $.field or $.field.sub');
@@ -114,7 +122,11 @@ const duration = z
   );
 
 export const ruleSchema = z.strictObject({
-  id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'lower-case letters, digits and dashes'),
+  id: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'lower-case letters, digits and dashes')
+    // json-rules-engine emits each rule id as an event; an "error" event would reject every evaluation.
+    .refine((id) => id !== 'error', 'is reserved'),
   version: z.number().int().positive(),
   name: z.string().min(1).max(200),
   description: z.string().max(2000).optional(),
