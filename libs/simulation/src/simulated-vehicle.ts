@@ -2,7 +2,7 @@ import type { TelemetryMessage } from '@fleetlog/contracts';
 import type { DrivePhase } from './drive-profiles';
 
 /** Small deterministic PRNG (mulberry32): a seeded vehicle drives the same way every run. */
-function seededRandom(seed: number): () => number {
+export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
