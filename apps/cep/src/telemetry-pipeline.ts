@@ -87,11 +87,7 @@ export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationS
     const { FLEETLOG_NAMESPACE: namespace, CEP_JOB_VERSION: version, RULES_DIR: rulesDir } = this.config;
     const rules = await loadRuleDirectory(rulesDir);
     const indices = datasetNames(namespace, version);
-    this.processor = new TelemetryProcessor(
-      compileRules(rules),
-      new AlertTracker(rules),
-      indices,
-    );
+    this.processor = new TelemetryProcessor(compileRules(rules), new AlertTracker(rules), indices);
     await ensureTopics(this.kafka, this.topics);
     await provisionIndices(this.elasticsearch, namespace, version);
     await this.producer.connect();
