@@ -3,6 +3,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { topicNames, type TelemetryDeadLetter, type TelemetryRecord } from '@fleetlog/contracts';
 import { AppFleet } from '../support/app-fleet';
 import { readTopic, type ReadRecord } from '../support/kafka-reader';
+import { localStackPid, restartMissingStackServers } from '../support/local-stack-control';
 
 /**
  * The gateway against real Mosquitto and Kafka: what devices published at QoS 1 is exactly what reaches the log,
@@ -98,6 +99,31 @@ describe('gateway', () => {
     expect(distinct.size).toBe(total);
     // At-least-once: what the killed gateway had handed to Kafka but not yet acknowledged comes again, no more.
     expect(records.length - total).toBeLessThan(3_000);
+  });
+
+  it('holds back acknowledgements while Kafka is down and delivers everything once it is back', async () => {
+    const total = 3_000;
+    const vehicles = Array.from({ length: 10 }, (_, index) => `run4-${index}`);
+    const publishes: Array<Promise<unknown>> = [];
+    for (let seq = 0; seq < total / vehicles.length; seq++) {
+      for (const vehicleId of vehicles)
+        publishes.push(publish(vehicleId, JSON.stringify(reading(vehicleId, seq))));
+      if (seq % 10 === 9) await new Promise((resolve) => setTimeout(resolve, 25));
+      if (seq === 50) process.kill(await localStackPid('kafka'), 'SIGKILL');
+    }
+    // The broker has accepted every message from the device; the gateway cannot hand them on yet.
+    await Promise.all(publishes);
+    await restartMissingStackServers();
+
+    const wanted = (record: ReadRecord) => record.key?.startsWith('run4-') ?? false;
+    const records = (
+      await readTopic(
+        topics.telemetry,
+        (read) => new Set(read.filter(wanted).map(identityOf)).size >= total,
+        90_000,
+      )
+    ).filter(wanted);
+    expect(new Set(records.map(identityOf)).size).toBe(total);
   });
 
   const future = new Date(Date.now() + 86_400_000).toISOString();
