@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { TelemetryProcessor } from '@fleetlog/cep';
 import { APP_CONFIG, type CepConfig } from '@fleetlog/config';
-import { topicNames } from '@fleetlog/contracts';
+import { consumerGroupId, topicNames } from '@fleetlog/contracts';
 import { BulkWriter, datasetNames, elasticsearchAnswers, provisionIndices } from '@fleetlog/elasticsearch';
 import {
   BatchConsumer,
@@ -51,9 +51,8 @@ export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationS
       maxAttempts: 8,
       backoff: { initialMs: 200, maxMs: 10_000 },
     });
-    const groupPrefix = config.FLEETLOG_NAMESPACE ? `${config.FLEETLOG_NAMESPACE}.` : '';
     this.consumer = new BatchConsumer(this.kafka, {
-      groupId: `${groupPrefix}cep-${config.CEP_JOB_VERSION}`,
+      groupId: consumerGroupId(config.FLEETLOG_NAMESPACE, `cep-${config.CEP_JOB_VERSION}`),
       topics: [this.topics.telemetry],
       fromBeginning: true,
       maxWaitTimeInMs: 50,

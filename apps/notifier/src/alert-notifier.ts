@@ -3,7 +3,13 @@ import type { Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { Counter, Registry } from 'prom-client';
 import { APP_CONFIG, type NotifierConfig } from '@fleetlog/config';
-import { topicNames, type AlertMessage, type TopicNames, type WebhookDeadLetter } from '@fleetlog/contracts';
+import {
+  consumerGroupId,
+  topicNames,
+  type AlertMessage,
+  type TopicNames,
+  type WebhookDeadLetter,
+} from '@fleetlog/contracts';
 import {
   BatchConsumer,
   createIdempotentProducer,
@@ -36,9 +42,8 @@ export class AlertNotifier implements OnApplicationBootstrap, OnApplicationShutd
   ) {
     this.topics = topicNames(config.FLEETLOG_NAMESPACE);
     this.kafka = createKafka(config.KAFKA_BROKERS, 'fleetlog-notifier', logger);
-    const groupPrefix = config.FLEETLOG_NAMESPACE ? `${config.FLEETLOG_NAMESPACE}.` : '';
     this.consumer = new BatchConsumer(this.kafka, {
-      groupId: `${groupPrefix}notifier`,
+      groupId: consumerGroupId(config.FLEETLOG_NAMESPACE, 'notifier'),
       topics: [this.topics.alerts],
       fromBeginning: true,
       maxWaitTimeInMs: 50,

@@ -33,3 +33,8 @@ export function topicNames(namespace: string): TopicNames {
     Object.entries(baseTopicNames).map(([key, name]) => [key, `${prefix}${name}`]),
   ) as TopicNames;
 }
+
+/** Consumer groups are namespaced like topics, so runs sharing a cluster never join each other's groups. */
+export function consumerGroupId(namespace: string, group: string): string {
+  return namespace ? `${namespace}.${group}` : group;
+}
