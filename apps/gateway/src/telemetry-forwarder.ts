@@ -92,7 +92,11 @@ export class TelemetryForwarder implements OnApplicationBootstrap, OnApplication
     this.kafkaAckSeconds = new Histogram({
       name: 'fleetlog_gateway_kafka_ack_seconds',
       help: 'From MQTT receipt to Kafka acknowledgement',
-      buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      // Fine enough between 1 and 100 ms to read p50 and p99 from, where the latency target lies.
+      buckets: [
+        0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 0.5,
+        1, 2, 5,
+      ],
       registers,
     });
     const subscriber = this.subscriber;
