@@ -150,8 +150,8 @@ export class TelemetryForwarder implements OnApplicationBootstrap, OnApplication
   }
 
   /**
-   * While Kafka is unavailable the message stays unacknowledged and is retried; the broker stops sending once the
-   * receive window is full, so an outage turns into backpressure on devices rather than loss or unbounded memory.
+   * While Kafka is unavailable the message stays unacknowledged and is retried, so an outage loses nothing. (The
+   * receive window was meant to stop the broker too, but Mosquitto 2.0.11 honours it only for its first window.)
    */
   private async publishUntilAcknowledged(record: OutgoingRecord): Promise<void> {
     for (let attempt = 1; ; attempt++) {

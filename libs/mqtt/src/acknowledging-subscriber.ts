@@ -6,7 +6,10 @@ export interface AcknowledgingSubscriberOptions {
   /** Members of one share group split the messages between them (MQTT v5 shared subscription). */
   shareGroup: string;
   topicFilter: string;
-  /** Messages the broker may have in flight to us unacknowledged: our memory bound and backpressure. */
+  /**
+   * Messages the broker may have in flight to us unacknowledged (MQTT v5 Receive Maximum). Mosquitto 2.0.11 honours
+   * it only for the first window, so it is a request to the broker, not a memory bound.
+   */
   receiveMaximum: number;
   /** How long the broker keeps our session, and the messages we have not acknowledged, while we are away. */
   sessionExpirySeconds: number;
