@@ -9,8 +9,7 @@
  */
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
@@ -18,6 +17,7 @@ import { topicNames, topicSpecs } from '../dist/libs/contracts/src/index.js';
 import { freePort, startApp, waitUntilReady, type AppProcess } from '../tools/main/app-process.ts';
 import { stackOptionsFromEnv, stackStatus, stackUp } from '../tools/stack/local-stack.ts';
 import type { FromSubscriber, ToSubscriber } from './support/bare-subscriber.ts';
+import { machineDescription, writeReport } from './support/report.ts';
 import { ackQuantileMs, scrapeGateway, type GatewayMetrics } from './support/gateway-metrics.ts';
 import {
   appendLatencies,
@@ -63,7 +63,6 @@ const load: Omit<LoadOptions, 'mqttUrl' | 'clientIdPrefix' | 'fleetId'> = {
   maxUnacknowledgedPerConnection: 1_000,
   maxBacklog: 20_000,
 };
-const resultsFile = 'bench-results/gateway.json';
 
 interface StepResult {
   target: Target;
@@ -471,14 +470,8 @@ try {
     `gateway run: ${rate(gateway.sent)} published, ${rate(gateway.records)} records on the telemetry topic, ` +
       `${gateway.deadLetters} dead letters, gateway exit code ${gateway.exitCode}\n`,
   );
-  mkdirSync('bench-results', { recursive: true });
   const report = {
-    date: new Date().toISOString(),
-    node: process.version,
-    cpu: cpus()[0]?.model,
-    cores: cpus().length,
-    memoryGiB: Math.round(totalmem() / 1024 ** 3),
-    loadAverage: { atStart: loadAtStart, atEnd: loadavg() },
+    ...machineDescription(loadAtStart),
     backgroundCoresBeforeStart: backgroundCores,
     gatewayEnvironment: Object.fromEntries(
       Object.entries(process.env).filter(([name]) => name.startsWith('GATEWAY_')),
@@ -506,8 +499,7 @@ try {
       gatewayExitCode: gateway.exitCode,
     },
   };
-  writeFileSync(resultsFile, `${JSON.stringify(report, null, 2)}\n`);
-  process.stdout.write(`written to ${resultsFile}\n`);
+  writeReport('gateway', report);
   if (lost !== 0 || gateway.failed !== 0 || gateway.deadLetters !== 0 || gateway.exitCode !== 0)
     process.exitCode = 1;
 } finally {

@@ -3,8 +3,8 @@
  * telemetry. Single-threaded by nature, so it measures one core (the box's other core may be busy: the load
  * average is recorded). Run after `npm run build`: node bench/rules.bench.ts
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
+import { machineDescription, writeReport } from './support/report.ts';
 import {
   JsonRulesEngineEvaluator,
   validateRule,
@@ -26,7 +26,6 @@ const compiledRunSeconds = 0.5;
 const warmUpSeconds = 0.5;
 /** Firing rates a generated rule must have on the calibration sample, like real alert thresholds. */
 const firingRate = { min: 0.04, max: 0.12 };
-const resultsFile = 'bench-results/rules.json';
 
 /** Telemetry as cep receives it: simulated vehicles interleaved tick by tick, each message through JSON. */
 function telemetry(vehicleCount: number, seconds: number): Facts[] {
@@ -271,13 +270,8 @@ for (const ruleCount of ruleCounts) {
   process.stdout.write(`measured ${ruleCount} rules\n`);
 }
 process.stdout.write(`\n${table(rows)}\n\n`);
-mkdirSync('bench-results', { recursive: true });
 const report = {
-  date: new Date().toISOString(),
-  node: process.version,
-  cpu: cpus()[0]?.model,
-  cores: cpus().length,
-  loadAverage: { atStart: loadAtStart, atEnd: loadavg() },
+  ...machineDescription(loadAtStart),
   method: {
     events: events.length,
     referenceSeconds,
@@ -285,5 +279,4 @@ const report = {
   },
   results: rows.map((row) => ({ ...row, eventsPerSecond: Math.round(row.eventsPerSecond) })),
 };
-writeFileSync(resultsFile, `${JSON.stringify(report, null, 2)}\n`);
-process.stdout.write(`written to ${resultsFile}\n`);
+writeReport('rules', report);
