@@ -1,0 +1,256 @@
+import { requirePositiveInteger } from './positive-integer';
+import { windowFunctions, type WindowFunction } from './window-function';
+
+/**
+ * Where each pane slot keeps what the requested functions need, as offsets from the slot's count; -1 where nothing
+ * needs the column. first and last are each a value followed by its event time.
+ */
+interface Layout {
+  readonly paneMs: number;
+  readonly panes: number;
+  readonly functions: ReadonlySet<WindowFunction>;
+  readonly stride: number;
+  readonly sumAt: number;
+  readonly m2At: number;
+  readonly minAt: number;
+  readonly maxAt: number;
+  readonly firstAt: number;
+  readonly lastAt: number;
+}
+
+/** Shared by every window of one configuration, so a vehicle's window holds nothing but its array and a reference. */
+const layouts = new Map<string, Layout>();
+
+function layoutFor(paneMs: number, panes: number, requested: readonly WindowFunction[]): Layout {
+  const functions = windowFunctions.filter((fn) => requested.includes(fn));
+  const key = `${paneMs}/${panes}/${functions.join()}`;
+  const known = layouts.get(key);
+  if (known) return known;
+  const needs = (...users: WindowFunction[]) => users.some((fn) => functions.includes(fn));
+  let stride = 1;
+  const column = (needed: boolean, width = 1) => {
+    if (!needed) return -1;
+    stride += width;
+    return stride - width;
+  };
+  const layout: Layout = {
+    paneMs,
+    panes,
+    functions: new Set(functions),
+    sumAt: column(needs('sum', 'avg', 'stddev')),
+    m2At: column(needs('stddev')),
+    minAt: column(needs('min')),
+    maxAt: column(needs('max')),
+    firstAt: column(needs('first', 'delta'), 2),
+    lastAt: column(needs('last', 'delta'), 2),
+    stride,
+  };
+  layouts.set(key, layout);
+  return layout;
+}
+
+/** The window object itself on 64-bit V8 without pointer compression (Node's default): a header and two fields. */
+const objectBytes = 40;
+
+/**
+ * One vehicle's sliding window over one signal, answering e.g. "avg speedKph over the last 5m" at every message in
+ * constant time and bounded memory. Time is cut into panes of paneMs = sizeMs / panes; a ring of `panes` slots in a
+ * single Float64Array keeps, per pane, only the columns the requested functions need: a count always; a sum for
+ * sum, avg and stddev (a sum rather than mean × count, so that sums of whole numbers are exact); M2 for stddev, the
+ * pane mean being sum / count; min; max; first and last, each with its event time. One more number holds the index
+ * of the newest pane seen, which bounds what the ring can take: see add.
+ *
+ * value(fn, now) aggregates the panes paneOf(now) − panes + 1 to paneOf(now), paneOf(t) being floor(t / paneMs):
+ * the events with time in [end − sizeMs, end), end being where now's pane ends. That takes in every event in
+ * [now − sizeMs + paneMs, now], none at or before now − sizeMs, those in between only if their pane is in range, and
+ * also any events after now in now's pane. So the window edge is exact to one pane: the history covered is between
+ * sizeMs − paneMs and sizeMs long. A now before the newest pane answers for its own range without the newer panes,
+ * but only from what the ring still holds: panes more than `panes` − 1 older than the newest are gone.
+ */
+export class SlidingWindow {
+  private readonly layout: Layout;
+  /** [newest pane index, then `panes` slots of `stride` columns], the slot of pane p being p mod panes. */
+  private readonly data: Float64Array;
+
+  constructor(sizeMs: number, functions: readonly WindowFunction[], panes = 10) {
+    requirePositiveInteger('window size (ms)', sizeMs);
+    requirePositiveInteger('pane count', panes);
+    const paneMs = sizeMs / panes;
+    if (!Number.isInteger(paneMs)) {
+      throw new RangeError(`a ${sizeMs} ms window does not divide into ${panes} panes of whole milliseconds`);
+    }
+    this.layout = layoutFor(paneMs, panes, functions);
+    this.data = new Float64Array(1 + panes * this.layout.stride);
+    this.data[0] = -Infinity;
+  }
+
+  /**
+   * False, changing nothing, for a time or value that is not a finite number, or for a time too late for the ring:
+   * in a pane at least `panes` older than the newest pane seen.
+   */
+  add(time: number, value: number): boolean {
+    if (!Number.isFinite(time) || !Number.isFinite(value)) return false;
+    const { data } = this;
+    const pane = Math.floor(time / this.layout.paneMs);
+    const newest = data[0];
+    if (pane <= newest - this.layout.panes) return false;
+    if (pane > newest) {
+      // Empty the slots of the panes entering the ring once here, rather than check every slot's pane on each read.
+      for (let entering = Math.max(newest + 1, pane - this.layout.panes + 1); entering <= pane; entering++) {
+        data[this.slotOf(entering)] = 0;
+      }
+      data[0] = pane;
+    }
+    const slot = this.slotOf(pane);
+    const count = data[slot] + 1;
+    data[slot] = count;
+    if (count === 1) this.startPane(slot, time, value);
+    else this.extendPane(slot, count, time, value);
+    return true;
+  }
+
+  /** Over the panes described in the class comment. Throws for a function the window was not built with. */
+  value(fn: WindowFunction, now: number): number | undefined {
+    const { layout } = this;
+    if (!layout.functions.has(fn)) {
+      throw new Error(`this window was built for ${[...layout.functions].join(', ')}, not ${fn}`);
+    }
+    const nowPane = Math.floor(now / layout.paneMs);
+    const newest = this.data[0];
+    const from = Math.max(nowPane, newest) - layout.panes + 1;
+    const to = Math.min(nowPane, newest);
+    switch (fn) {
+      case 'count':
+        return this.total(0, from, to);
+      case 'sum':
+        return this.total(layout.sumAt, from, to);
+      case 'avg': {
+        const count = this.total(0, from, to);
+        return count === 0 ? undefined : this.total(layout.sumAt, from, to) / count;
+      }
+      case 'min':
+        return this.extreme(layout.minAt, Math.min, from, to);
+      case 'max':
+        return this.extreme(layout.maxAt, Math.max, from, to);
+      case 'first':
+        return this.earliest(layout.firstAt, from, to);
+      case 'last':
+        return this.latest(layout.lastAt, from, to);
+      case 'delta': {
+        const first = this.earliest(layout.firstAt, from, to);
+        const last = this.latest(layout.lastAt, from, to);
+        return first === undefined || last === undefined ? undefined : last - first;
+      }
+      case 'stddev':
+        return this.stddev(from, to);
+    }
+  }
+
+  /** The Float64Array's contents and this object; not the engine's bookkeeping for the array and its buffer. */
+  stateBytes(): number {
+    return this.data.byteLength + objectBytes;
+  }
+
+  private slotOf(pane: number): number {
+    const { panes } = this.layout;
+    return 1 + (((pane % panes) + panes) % panes) * this.layout.stride;
+  }
+
+  /** The slot of the pane after the one in `slot`: cheaper than slotOf when walking the ring. */
+  private nextSlot(slot: number): number {
+    const next = slot + this.layout.stride;
+    return next < this.data.length ? next : 1;
+  }
+
+  private startPane(slot: number, time: number, value: number): void {
+    const { data, layout } = this;
+    if (layout.sumAt >= 0) data[slot + layout.sumAt] = value;
+    if (layout.m2At >= 0) data[slot + layout.m2At] = 0;
+    if (layout.minAt >= 0) data[slot + layout.minAt] = value;
+    if (layout.maxAt >= 0) data[slot + layout.maxAt] = value;
+    if (layout.firstAt >= 0) {
+      data[slot + layout.firstAt] = value;
+      data[slot + layout.firstAt + 1] = time;
+    }
+    if (layout.lastAt >= 0) {
+      data[slot + layout.lastAt] = value;
+      data[slot + layout.lastAt + 1] = time;
+    }
+  }
+
+  private extendPane(slot: number, count: number, time: number, value: number): void {
+    const { data, layout } = this;
+    if (layout.sumAt >= 0) {
+      const sum = data[slot + layout.sumAt];
+      if (layout.m2At >= 0) {
+        // Welford's update, the pane mean being sum / count.
+        data[slot + layout.m2At] += (value - sum / (count - 1)) * (value - (sum + value) / count);
+      }
+      data[slot + layout.sumAt] = sum + value;
+    }
+    if (layout.minAt >= 0 && value < data[slot + layout.minAt]) data[slot + layout.minAt] = value;
+    if (layout.maxAt >= 0 && value > data[slot + layout.maxAt]) data[slot + layout.maxAt] = value;
+    if (layout.firstAt >= 0 && time < data[slot + layout.firstAt + 1]) {
+      data[slot + layout.firstAt] = value;
+      data[slot + layout.firstAt + 1] = time;
+    }
+    // An equal time goes to the later add, as in Aggregate.
+    if (layout.lastAt >= 0 && time >= data[slot + layout.lastAt + 1]) {
+      data[slot + layout.lastAt] = value;
+      data[slot + layout.lastAt + 1] = time;
+    }
+  }
+
+  private total(column: number, from: number, to: number): number {
+    let total = 0;
+    for (let pane = from, slot = this.slotOf(from); pane <= to; pane++, slot = this.nextSlot(slot)) {
+      if (this.data[slot] > 0) total += this.data[slot + column];
+    }
+    return total;
+  }
+
+  private extreme(column: number, pick: typeof Math.min, from: number, to: number): number | undefined {
+    let extreme: number | undefined;
+    for (let pane = from, slot = this.slotOf(from); pane <= to; pane++, slot = this.nextSlot(slot)) {
+      if (this.data[slot] === 0) continue;
+      const candidate = this.data[slot + column];
+      extreme = extreme === undefined ? candidate : pick(extreme, candidate);
+    }
+    return extreme;
+  }
+
+  // Panes hold disjoint spans of event time: the earliest pane with events has the first event, the latest the last.
+
+  private earliest(column: number, from: number, to: number): number | undefined {
+    for (let pane = from, slot = this.slotOf(from); pane <= to; pane++, slot = this.nextSlot(slot)) {
+      if (this.data[slot] > 0) return this.data[slot + column];
+    }
+    return undefined;
+  }
+
+  private latest(column: number, from: number, to: number): number | undefined {
+    let latest: number | undefined;
+    for (let pane = from, slot = this.slotOf(from); pane <= to; pane++, slot = this.nextSlot(slot)) {
+      if (this.data[slot] > 0) latest = this.data[slot + column];
+    }
+    return latest;
+  }
+
+  /** Panes merged with Chan et al.'s formula for M2. */
+  private stddev(from: number, to: number): number | undefined {
+    const { data, layout } = this;
+    let count = 0;
+    let mean = 0;
+    let m2 = 0;
+    for (let pane = from, slot = this.slotOf(from); pane <= to; pane++, slot = this.nextSlot(slot)) {
+      const paneCount = data[slot];
+      if (paneCount === 0) continue;
+      const meanGap = data[slot + layout.sumAt] / paneCount - mean;
+      const merged = count + paneCount;
+      m2 += data[slot + layout.m2At] + ((meanGap * meanGap * count) / merged) * paneCount;
+      mean += (meanGap * paneCount) / merged;
+      count = merged;
+    }
+    return count === 0 ? undefined : Math.sqrt(Math.max(0, m2) / count);
+  }
+}
