@@ -3,7 +3,7 @@ import { Client } from '@elastic/elasticsearch';
 import type { Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { TelemetryProcessor } from '@fleetlog/cep';
+import { StreamProcessor, type ProcessedBatch } from '@fleetlog/cep';
 import { APP_CONFIG, type CepConfig } from '@fleetlog/config';
 import { consumerGroupId, topicNames } from '@fleetlog/contracts';
 import { BulkWriter, datasetNames, elasticsearchAnswers, provisionIndices } from '@fleetlog/elasticsearch';
@@ -14,15 +14,16 @@ import {
   createKafka,
   ensureTopics,
   type ConsumedRecord,
+  type PartitionStateHooks,
 } from '@fleetlog/kafka';
 import { HealthRegistry, LOGGER } from '@fleetlog/observability';
-import { AlertTracker, compileRules } from '@fleetlog/rules';
 import { loadRuleDirectory } from './rule-directory';
 
 /**
- * fleet.telemetry → rules → Elasticsearch and fleet.alerts. A batch's offsets are committed only after its
- * documents are stored and its alerts acknowledged by Kafka, so a crash repeats work but never skips it; the
- * deterministic document ids make the repetition harmless.
+ * fleet.telemetry → StreamProcessor → Elasticsearch and fleet.alerts. A batch's offsets are committed only after
+ * its documents are stored and its alerts acknowledged by Kafka, with a checkpoint saying where a new owner of the
+ * partition must re-read from to rebuild windows, timers and alert state; re-read records below the committed
+ * offset only rebuild state, so a crash or rebalance neither skips nor repeats an alert.
  */
 @Injectable()
 export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -33,8 +34,10 @@ export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationS
   private readonly producer: Producer;
   private readonly publisher: BatchingPublisher;
   private readonly writer: BulkWriter;
-  private processor: TelemetryProcessor | undefined;
+  private processor: StreamProcessor | undefined;
+  private clock: NodeJS.Timeout | undefined;
   private readonly consumed: Counter;
+  private readonly late: Counter;
   private readonly alertsRaised: Counter<'severity' | 'status'>;
   private readonly batchSeconds: Histogram;
 
@@ -56,6 +59,7 @@ export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationS
       topics: [this.topics.telemetry],
       fromBeginning: true,
       maxWaitTimeInMs: 50,
+      partitionState: this.partitionState(),
     });
     this.producer = createIdempotentProducer(this.kafka);
     this.publisher = new BatchingPublisher(this.producer, { lingerMs: 1, maxBatchRecords: 1_000 });
@@ -66,6 +70,11 @@ export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationS
     this.consumed = new Counter({
       name: 'fleetlog_cep_records_total',
       help: 'Telemetry records processed',
+      registers,
+    });
+    this.late = new Counter({
+      name: 'fleetlog_cep_late_records_total',
+      help: 'Telemetry records older than their partition watermark: indexed, left out of windows and rules',
       registers,
     });
     this.alertsRaised = new Counter({
@@ -86,33 +95,86 @@ export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationS
     const { FLEETLOG_NAMESPACE: namespace, CEP_JOB_VERSION: version, RULES_DIR: rulesDir } = this.config;
     const rules = await loadRuleDirectory(rulesDir);
     const indices = datasetNames(namespace, version);
-    this.processor = new TelemetryProcessor(compileRules(rules), new AlertTracker(rules), indices);
+    this.processor = new StreamProcessor(rules, {
+      indices,
+      allowedLatenessMs: this.config.CEP_ALLOWED_LATENESS_MS,
+      aggregateWindowMs: this.config.CEP_AGGREGATE_WINDOW_MS,
+      maxRebuildMs: this.config.CEP_MAX_REBUILD_MS,
+    });
     await ensureTopics(this.kafka, this.topics);
     await provisionIndices(this.elasticsearch, namespace, version);
     await this.producer.connect();
     await this.consumer.start((records) => this.handle(records));
+    this.clock = setInterval(
+      () => this.tick().catch((error) => this.logger.error({ err: error }, 'clock tick failed')),
+      this.config.CEP_CLOCK_TICK_MS,
+    );
     this.logger.info(
-      { rules: rules.map((rule) => `${rule.id}@${rule.version}`), indices },
+      {
+        rules: rules.map((rule) => `${rule.id}@${rule.version}`),
+        indices,
+        lookbackMs: this.processor.lookbackMs,
+      },
       'evaluating telemetry',
     );
   }
 
   async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.clock);
     await this.consumer.stop();
     await this.publisher.drain();
     await this.producer.disconnect();
     await this.elasticsearch.close();
   }
 
+  private partitionState(): PartitionStateHooks {
+    return {
+      assigned: ({ partition }, offset, metadata) => {
+        const rebuildFrom = this.processor!.assign(partition, offset, metadata);
+        this.logger.info({ partition, committed: offset, rebuildFrom }, 'partition assigned');
+        return rebuildFrom;
+      },
+      revoked: ({ partition }) => this.processor!.revoke(partition),
+      checkpoint: ({ partition }) => this.processor!.checkpoint(partition),
+    };
+  }
+
   private async handle(records: ConsumedRecord[]): Promise<void> {
     const timer = this.batchSeconds.startTimer();
-    const { writes, alerts, unreadable } = await this.processor!.process(records);
-    for (const record of unreadable) {
+    const processed = this.processor!.process(records);
+    for (const record of processed.unreadable) {
       this.logger.error(
         { partition: record.partition, offset: record.offset },
         'unreadable telemetry record skipped',
       );
     }
+    await this.store(processed);
+    this.consumed.inc(records.length);
+    this.late.inc(processed.late);
+    timer();
+  }
+
+  /** Wall-clock time passing for partitions with nothing left to read: absence alerts, closing windows. */
+  private async tick(): Promise<void> {
+    await this.consumer.exclusive(async () => {
+      const caughtUp = this.consumer.caughtUpPartitions;
+      const processed = this.processor!.advanceClock(
+        Date.now(),
+        caughtUp.map(({ partition }) => partition),
+      );
+      if (processed.writes.length === 0) return;
+      try {
+        await this.store(processed);
+        for (const partition of caughtUp) await this.consumer.recommit(partition);
+      } catch (error) {
+        // The timers fired in memory only: rebuild so that they fire again.
+        this.logger.warn({ err: error }, 'storing what the clock fired failed; rebuilding those partitions');
+        for (const partition of caughtUp) this.consumer.rebuild(partition);
+      }
+    });
+  }
+
+  private async store({ writes, alerts }: ProcessedBatch): Promise<void> {
     await this.writer.write(writes);
     await Promise.all(
       alerts.map((alert) =>
@@ -130,7 +192,5 @@ export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationS
         alert.message,
       );
     }
-    this.consumed.inc(records.length);
-    timer();
   }
 }

@@ -1,1 +1,4 @@
-export * from './telemetry-processor';
+export * from './checkpoint';
+export * from './fact-plan';
+export * from './stream-processor';
+export * from './vehicle-minute';

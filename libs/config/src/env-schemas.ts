@@ -57,6 +57,18 @@ export const cepEnvSchema = z.object({
     .string()
     .regex(/^v\d+$/, 'must look like v1, v2, ...')
     .default('v1'),
+  /** How far behind the newest event time of its partition a message may arrive and still feed windows and rules. */
+  CEP_ALLOWED_LATENESS_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+  /** Size of the per-vehicle aggregate windows written to the aggregates index. */
+  CEP_AGGREGATE_WINDOW_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
+  /** The most event time a restarted or rebalanced instance re-reads to rebuild state for long-active alerts. */
+  CEP_MAX_REBUILD_MS: z.coerce
+    .number()
+    .int()
+    .min(60_000)
+    .default(6 * 3_600_000),
+  /** How often wall-clock time advances the watermark of caught-up partitions (absence alerts, closing windows). */
+  CEP_CLOCK_TICK_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
 });
 
 export const notifierEnvSchema = z

@@ -1,6 +1,6 @@
 import type { estypes } from '@elastic/elasticsearch';
 
-export type DatasetKey = 'telemetry' | 'alerts';
+export type DatasetKey = 'telemetry' | 'alerts' | 'aggregates';
 
 /** Readers (Kibana, the API) use the alias; writers use the versioned index behind it; a replay swaps the alias. */
 export interface DatasetNames {
@@ -18,7 +18,7 @@ export function datasetNames(namespace: string, jobVersion: string): Record<Data
     template: `${prefix}fleet-${dataset}`,
     pattern: `${prefix}fleet-${dataset}-*`,
   });
-  return { telemetry: names('telemetry'), alerts: names('alerts') };
+  return { telemetry: names('telemetry'), alerts: names('alerts'), aggregates: names('aggregates') };
 }
 
 const keyword = { type: 'keyword' } as const;
@@ -50,6 +50,8 @@ const telemetryMappings: estypes.MappingTypeMapping = {
     odometerKm: { type: 'double' },
     ignition: { type: 'boolean' },
     dtcs: keyword,
+    late: { type: 'boolean' },
+    secondsSinceLastMessage: float,
     kafkaPartition: { type: 'integer' },
     kafkaOffset: { type: 'long' },
   },
@@ -77,9 +79,32 @@ const alertMappings: estypes.MappingTypeMapping = {
   },
 };
 
+/** One document per vehicle and closed tumbling window (a minute by default). */
+const aggregateMappings: estypes.MappingTypeMapping = {
+  dynamic: false,
+  properties: {
+    '@timestamp': date,
+    windowEnd: date,
+    vehicleId: keyword,
+    fleetId: keyword,
+    messages: { type: 'integer' },
+    avgSpeedKph: float,
+    maxSpeedKph: float,
+    maxRpm: float,
+    maxCoolantTempC: float,
+    distanceKm: { type: 'double' },
+    fuelUsedPct: float,
+    fuelUsedL: { type: 'double' },
+    idleSeconds: float,
+    harshEvents: { type: 'integer' },
+    location: { type: 'geo_point' },
+  },
+};
+
 export const mappingsByDataset: Record<DatasetKey, estypes.MappingTypeMapping> = {
   telemetry: telemetryMappings,
   alerts: alertMappings,
+  aggregates: aggregateMappings,
 };
 
 export function indexTemplate(

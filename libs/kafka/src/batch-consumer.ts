@@ -1,4 +1,4 @@
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Admin, Consumer, ConsumerGroupJoinEvent, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 
 export interface ConsumedRecord {
   topic: string;
@@ -11,21 +11,61 @@ export interface ConsumedRecord {
 /** `heartbeat` keeps the group membership alive during long work (slow sinks, webhook retries). */
 export type BatchHandler = (records: ConsumedRecord[], heartbeat: () => Promise<void>) => Promise<void>;
 
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+/**
+ * For a stateful consumer (cep): state per partition that moves with the partition when the group rebalances or
+ * a member restarts, rebuilt from the log and described by the metadata committed with each offset.
+ */
+export interface PartitionStateHooks {
+  /**
+   * This member now owns the partition; `offset`/`metadata` are what was last committed for it (offset undefined
+   * if nothing). Returns an offset below the committed one to re-read from first, or undefined.
+   */
+  assigned(
+    partition: TopicPartition,
+    offset: string | undefined,
+    metadata: string | null,
+  ): string | undefined;
+  revoked(partition: TopicPartition): void;
+  /** The metadata to commit with the partition's next offset commit. */
+  checkpoint(partition: TopicPartition): string | undefined;
+}
+
 export interface BatchConsumerOptions {
   groupId: string;
   topics: string[];
   fromBeginning: boolean;
   /** How long the broker may hold a fetch waiting for data; kafkajs' default of 5 s is latency we do not want. */
   maxWaitTimeInMs: number;
+  partitionState?: PartitionStateHooks;
+}
+
+interface OwnedPartition extends TopicPartition {
+  /** Resolves once the committed offset is known and any rebuild seek is registered. */
+  ready: Promise<void>;
+  /** Offset committed when this member took the partition over: re-read records below it are never committed. */
+  committedAtAssignment: bigint;
+  lastCommitted: bigint | undefined;
+  /** A rebuild seek was asked for: drop fetched batches until one comes from it. */
+  seekingTo: bigint | undefined;
+  caughtUp: boolean;
 }
 
 /**
  * A kafkajs consumer driven batch by batch, committing a batch's offsets only after the handler has finished with
  * every record in it (sinks confirmed). A handler that throws makes kafkajs fetch the batch again: at-least-once.
+ * Batches and `exclusive` work run one at a time, so offset commits never go backwards.
  */
 export class BatchConsumer {
   private readonly consumer: Consumer;
+  private readonly admin: Admin | undefined;
+  private readonly owned = new Map<string, OwnedPartition>();
   private joined = false;
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     kafka: Kafka,
@@ -36,7 +76,8 @@ export class BatchConsumer {
       maxWaitTimeInMs: options.maxWaitTimeInMs,
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },
     });
-    this.consumer.on(this.consumer.events.GROUP_JOIN, () => (this.joined = true));
+    this.admin = options.partitionState ? kafka.admin() : undefined;
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => this.onGroupJoin(event));
     this.consumer.on(this.consumer.events.CRASH, () => (this.joined = false));
     this.consumer.on(this.consumer.events.STOP, () => (this.joined = false));
   }
@@ -46,36 +87,161 @@ export class BatchConsumer {
     return this.joined;
   }
 
+  /** Owned partitions whose latest fetched batch reached the end of the log. */
+  get caughtUpPartitions(): TopicPartition[] {
+    return [...this.owned.values()]
+      .filter((owned) => owned.caughtUp)
+      .map(({ topic, partition }) => ({ topic, partition }));
+  }
+
   async start(handle: BatchHandler): Promise<void> {
+    await this.admin?.connect();
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: this.options.fromBeginning });
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      eachBatch: (payload) => this.handleBatch(payload, handle),
+      eachBatch: (payload) => this.exclusive(() => this.handleBatch(payload, handle)),
     });
   }
 
   async stop(): Promise<void> {
     await this.consumer.disconnect();
+    await this.admin?.disconnect();
+  }
+
+  /** Runs `work` between batches, never alongside one. */
+  exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(work);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /**
+   * Commits the partition's current offset again with fresh checkpoint metadata (work done outside batches, such
+   * as timers, changes the state). Call inside `exclusive`.
+   */
+  async recommit(partition: TopicPartition): Promise<void> {
+    const owned = this.owned.get(keyOf(partition));
+    if (owned?.lastCommitted === undefined) return;
+    await this.consumer.commitOffsets([
+      { ...partition, offset: owned.lastCommitted.toString(), metadata: this.metadataFor(partition) },
+    ]);
+  }
+
+  /**
+   * Drops a partition's state and rebuilds it from the last checkpoint, as a new owner would: for when state moved
+   * on but its outputs were not stored.
+   */
+  rebuild({ topic, partition }: TopicPartition): void {
+    const hooks = this.options.partitionState;
+    if (!hooks || !this.owned.has(keyOf({ topic, partition }))) return;
+    hooks.revoked({ topic, partition });
+    this.owned.delete(keyOf({ topic, partition }));
+    this.own([{ topic, partition }]);
+  }
+
+  private onGroupJoin(event: ConsumerGroupJoinEvent): void {
+    this.joined = true;
+    const hooks = this.options.partitionState;
+    const assignment = Object.entries(event.payload.memberAssignment).flatMap(([topic, partitions]) =>
+      partitions.map((partition) => ({ topic, partition })),
+    );
+    const assignedKeys = new Set(assignment.map(keyOf));
+    for (const [key, owned] of this.owned) {
+      if (assignedKeys.has(key)) continue;
+      this.owned.delete(key);
+      hooks?.revoked(owned);
+    }
+    this.own(assignment.filter((partition) => !this.owned.has(keyOf(partition))));
+  }
+
+  private own(partitions: TopicPartition[]): void {
+    if (partitions.length === 0) return;
+    const hooks = this.options.partitionState;
+    const ready = hooks ? this.takeOver(partitions, hooks) : Promise.resolve();
+    for (const partition of partitions) {
+      this.owned.set(keyOf(partition), {
+        ...partition,
+        ready,
+        committedAtAssignment: -1n,
+        lastCommitted: undefined,
+        seekingTo: undefined,
+        caughtUp: false,
+      });
+    }
+  }
+
+  /** Reads what was committed for newly assigned partitions and lets the hooks rebuild from the log. */
+  private async takeOver(partitions: TopicPartition[], hooks: PartitionStateHooks): Promise<void> {
+    for (const topic of new Set(partitions.map((partition) => partition.topic))) {
+      const [committed] = await this.admin!.fetchOffsets({ groupId: this.options.groupId, topics: [topic] });
+      for (const { partition, offset, metadata } of committed?.partitions ?? []) {
+        const owned = this.owned.get(keyOf({ topic, partition }));
+        if (!owned) continue;
+        const hasCommit = offset !== '-1';
+        owned.committedAtAssignment = BigInt(offset);
+        owned.lastCommitted = hasCommit ? BigInt(offset) : undefined;
+        const rebuildFrom = hooks.assigned({ topic, partition }, hasCommit ? offset : undefined, metadata);
+        if (rebuildFrom !== undefined && hasCommit && BigInt(rebuildFrom) < BigInt(offset)) {
+          owned.seekingTo = BigInt(rebuildFrom);
+          this.consumer.seek({ topic, partition, offset: rebuildFrom });
+        }
+      }
+    }
   }
 
   private async handleBatch(payload: EachBatchPayload, handle: BatchHandler): Promise<void> {
     const { batch } = payload;
+    const owned = this.owned.get(keyOf(batch));
+    await owned?.ready;
+    if (owned && owned.seekingTo !== undefined) {
+      // Fetched from the committed offset before the rebuild seek took effect: kafkajs fetches again from the
+      // seek once this returns without resolving anything.
+      const fromSeek = BigInt(batch.firstOffset() ?? batch.lastOffset()) < owned.committedAtAssignment;
+      owned.seekingTo = undefined;
+      if (!fromSeek) return;
+    }
     if (batch.messages.length === 0) return;
     const records = batch.messages.map((message) => toRecord(batch.topic, batch.partition, message));
-    await handle(records, () => payload.heartbeat());
+    try {
+      await handle(records, () => payload.heartbeat());
+    } catch (error) {
+      // kafkajs fetches the batch again, but the state already took it in: rebuild it as a new owner would.
+      if (owned) this.rebuild(owned);
+      throw error;
+    }
     payload.resolveOffset(batch.lastOffset());
-    await payload.commitOffsetsIfNecessary({
-      topics: [
-        {
-          topic: batch.topic,
-          partitions: [{ partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() }],
-        },
-      ],
-    });
+    const next = BigInt(batch.lastOffset()) + 1n;
+    if (owned) owned.caughtUp = next >= BigInt(batch.highWatermark);
+    // Re-read records of a rebuild lie below what the previous owner committed: never commit backwards.
+    if (!owned || next > owned.committedAtAssignment) {
+      await payload.commitOffsetsIfNecessary({
+        topics: [
+          {
+            topic: batch.topic,
+            // kafkajs passes metadata through to the commit request, though its types leave it out.
+            partitions: [
+              { partition: batch.partition, offset: next.toString(), metadata: this.metadataFor(batch) } as {
+                partition: number;
+                offset: string;
+              },
+            ],
+          },
+        ],
+      });
+      if (owned) owned.lastCommitted = next;
+    }
     await payload.heartbeat();
   }
+
+  private metadataFor(partition: TopicPartition): string | null {
+    return this.options.partitionState?.checkpoint(partition) ?? null;
+  }
+}
+
+function keyOf({ topic, partition }: TopicPartition): string {
+  return `${topic}:${partition}`;
 }
 
 function toRecord(topic: string, partition: number, message: KafkaMessage): ConsumedRecord {

@@ -1,5 +1,7 @@
-import { AlertTracker, alertId, type Observation } from './alert-tracker';
-import { JsonRulesEngineEvaluator } from './condition-evaluator';
+import type { AlertMessage } from '@fleetlog/contracts';
+import { AlertTracker, alertId, type VehicleAlerts } from './alert-tracker';
+import { compileRules } from './compiled-evaluator';
+import { conditionSetsOf, type Facts } from './condition-evaluator';
 import { validateRule, type Rule } from './rule-schema';
 
 function rule(overrides: Record<string, unknown> = {}): Rule {
@@ -17,71 +19,228 @@ function rule(overrides: Record<string, unknown> = {}): Rule {
 }
 
 const t0 = Date.parse('2026-11-23T12:00:00Z');
+const at = (second: number) => new Date(t0 + second * 1000).toISOString();
 
-/** Drives tracker and reference evaluator together over a speed trace sampled once a second. */
-async function drive(rules: Rule[], speeds: number[], vehicleId = 'truck-1', fleetId = 'acme') {
-  const tracker = new AlertTracker(rules);
-  const evaluator = new JsonRulesEngineEvaluator(rules);
-  const transitions = [];
-  for (const [second, speedKph] of speeds.entries()) {
-    const observation: Observation = {
-      vehicleId,
-      fleetId,
+/** Feeds one vehicle's messages (second → facts) through evaluator and tracker, as cep does. */
+class Drive {
+  readonly transitions: AlertMessage[] = [];
+  readonly tracker: AlertTracker;
+  readonly vehicle: VehicleAlerts;
+  private readonly evaluator;
+  private readonly holds: Uint8Array;
+  private readonly matched: Uint32Array;
+
+  constructor(rules: Rule[], fleetId = 'acme', vehicleId = 'truck-1') {
+    const sets = conditionSetsOf(rules);
+    this.evaluator = compileRules(sets);
+    this.tracker = new AlertTracker(rules, this.evaluator.ruleIds);
+    this.vehicle = this.tracker.vehicle(fleetId, vehicleId);
+    this.holds = new Uint8Array(sets.length);
+    this.matched = new Uint32Array(sets.length);
+  }
+
+  message(second: number, facts: Facts): this {
+    this.holds.fill(0);
+    const count = this.evaluator.matchInto(facts, this.matched);
+    for (let index = 0; index < count; index++) this.holds[this.matched[index]!] = 1;
+    const observation = {
+      vehicleId: this.vehicle.vehicleId,
+      fleetId: this.vehicle.fleetId,
       eventTime: t0 + second * 1000,
-      facts: { speedKph },
+      facts,
       lineage: { topic: 'fleet.telemetry', partition: 0, offset: String(second) },
     };
-    transitions.push(...tracker.observe(observation, await evaluator.matchingRuleIds(observation.facts)));
+    this.tracker.observe(this.vehicle, observation, this.holds, this.transitions);
+    return this;
   }
-  return transitions.map((alert) => ({
-    status: alert.status,
-    at: alert.status === 'active' ? alert.raisedAt : alert.clearedAt,
-    alert,
-  }));
+
+  speeds(speeds: number[]): this {
+    speeds.forEach((speedKph, second) => this.message(second, { speedKph }));
+    return this;
+  }
+
+  clock(second: number): this {
+    this.tracker.raiseAbsences(this.vehicle, t0 + second * 1000, this.transitions);
+    return this;
+  }
+
+  get summary(): Array<[string, string | undefined]> {
+    return this.transitions.map((alert) => [
+      alert.status,
+      alert.status === 'active' ? alert.raisedAt : alert.clearedAt,
+    ]);
+  }
 }
 
-describe('AlertTracker', () => {
-  it('raises when the condition holds and clears when it stops holding', async () => {
-    const transitions = await drive([rule()], [100, 130, 131, 90]);
-    expect(transitions.map(({ status, at }) => [status, at])).toEqual([
-      ['active', '2026-11-23T12:00:01.000Z'],
-      ['cleared', '2026-11-23T12:00:03.000Z'],
+describe('AlertTracker: for, cooldown, clearAfter', () => {
+  it('raises when the condition holds and clears when it stops holding', () => {
+    const drive = new Drive([rule()]).speeds([100, 130, 131, 90]);
+    expect(drive.summary).toEqual([
+      ['active', at(1)],
+      ['cleared', at(3)],
     ]);
-    expect(transitions[0]!.alert.message).toBe('truck-1 at 130 km/h');
-    expect(transitions[1]!.alert.alertId).toBe(transitions[0]!.alert.alertId);
+    expect(drive.transitions[0]!.message).toBe('truck-1 at 130 km/h');
+    expect(drive.transitions[1]!.alertId).toBe(drive.transitions[0]!.alertId);
   });
 
-  it('waits until the condition has held for the whole "for" duration, in event time', async () => {
-    const transitions = await drive([rule({ for: '3s' })], [130, 130, 130, 130, 130]);
-    expect(transitions.map(({ at }) => at)).toEqual(['2026-11-23T12:00:03.000Z']);
-    expect(transitions[0]!.alert.startedAt).toBe('2026-11-23T12:00:00.000Z');
+  it('waits until the condition has held for the whole "for" duration, in event time', () => {
+    const drive = new Drive([rule({ for: '3s' })]).speeds([130, 130, 130, 130, 130]);
+    expect(drive.summary).toEqual([['active', at(3)]]);
+    expect(drive.transitions[0]!.startedAt).toBe(at(0));
   });
 
-  it('restarts the "for" clock when the condition breaks', async () => {
-    expect(await drive([rule({ for: '2s' })], [130, 130, 100, 130, 130])).toEqual([]);
+  it('measures "for" in event time, whatever the message rate', () => {
+    const drive = new Drive([rule({ for: '10s' })])
+      .message(0, { speedKph: 130 })
+      .message(10, { speedKph: 130 });
+    expect(drive.summary).toEqual([['active', at(10)]]);
   });
 
-  it('does not raise again within the cooldown after an alert', async () => {
-    const transitions = await drive([rule({ cooldown: '5s' })], [130, 100, 130, 100, 100, 100, 130]);
-    expect(transitions.filter(({ status }) => status === 'active').map(({ at }) => at)).toEqual([
-      '2026-11-23T12:00:00.000Z',
-      '2026-11-23T12:00:06.000Z',
+  it('restarts the "for" clock when the condition breaks', () => {
+    expect(new Drive([rule({ for: '2s' })]).speeds([130, 130, 100, 130, 130]).summary).toEqual([]);
+  });
+
+  it('does not raise again within the cooldown after an alert', () => {
+    const drive = new Drive([rule({ cooldown: '5s' })]).speeds([130, 100, 130, 100, 100, 100, 130]);
+    expect(drive.summary.filter(([status]) => status === 'active')).toEqual([
+      ['active', at(0)],
+      ['active', at(6)],
     ]);
   });
 
-  it('ignores vehicles outside the rule scope', async () => {
-    expect(await drive([rule({ scope: { fleets: ['other'] } })], [130, 130])).toEqual([]);
+  it('keeps one alert through a flapping signal until it has stopped holding for clearAfter', () => {
+    const drive = new Drive([rule({ clearAfter: '3s' })]).speeds([130, 100, 130, 100, 100, 100, 100]);
+    expect(drive.summary).toEqual([
+      ['active', at(0)],
+      ['cleared', at(6)],
+    ]);
   });
 
-  it('gives the same alert id for the same rule version, vehicle and start, and a new one otherwise', () => {
-    const id = alertId({ id: 'overspeed', version: 1 }, 'truck-1', '2026-11-23T12:00:00.000Z');
-    expect(alertId({ id: 'overspeed', version: 1 }, 'truck-1', '2026-11-23T12:00:00.000Z')).toBe(id);
-    expect(alertId({ id: 'overspeed', version: 2 }, 'truck-1', '2026-11-23T12:00:00.000Z')).not.toBe(id);
-    expect(alertId({ id: 'overspeed', version: 1 }, 'truck-2', '2026-11-23T12:00:00.000Z')).not.toBe(id);
+  it('forgets a rule that has nothing pending, so an idle vehicle holds no rule state', () => {
+    const drive = new Drive([rule({ cooldown: '2s' })]).speeds([130, 100, 100, 100]);
+    expect(drive.vehicle.states.filter(Boolean)).toEqual([]);
   });
 
-  it('keeps the log position of the evidence on the alert', async () => {
-    const [raised] = await drive([rule({ for: '1s' })], [130, 130]);
-    expect(raised!.alert.lineage.map((entry) => entry.offset)).toEqual(['0', '1']);
+  it('ignores vehicles outside the rule scope', () => {
+    expect(new Drive([rule({ scope: { fleets: ['other'] } })]).speeds([130, 130]).summary).toEqual([]);
+    expect(new Drive([rule({ scope: { vehicles: ['truck-1'] } })]).speeds([130]).summary).toEqual([
+      ['active', at(0)],
+    ]);
+  });
+
+  it('keeps the log position of the evidence on the alert', () => {
+    const [raised] = new Drive([rule({ for: '1s' })]).speeds([130, 130]).transitions;
+    expect(raised!.lineage.map((entry) => entry.offset)).toEqual(['0', '1']);
+  });
+});
+
+describe('AlertTracker: count within', () => {
+  const harshBraking = rule({
+    id: 'repeated-braking',
+    conditions: { all: [{ fact: 'braking', operator: 'equal', value: true }] },
+    count: { atLeast: 3, within: '10s' },
+    message: 'braked hard 3 times',
+  });
+
+  it('raises when the condition has begun to hold the given number of times within the span', () => {
+    const drive = new Drive([harshBraking]);
+    [0, 2, 4, 6].forEach((second) =>
+      drive.message(second, { braking: true }).message(second + 1, { braking: false }),
+    );
+    expect(drive.summary).toEqual([
+      ['active', at(4)],
+      ['cleared', at(5)],
+    ]);
+    expect(drive.transitions[0]!.startedAt).toBe(at(0));
+  });
+
+  it('counts onsets, not messages: a long hold is one', () => {
+    const drive = new Drive([harshBraking]);
+    [0, 1, 2, 3, 4].forEach((second) => drive.message(second, { braking: true }));
+    expect(drive.summary).toEqual([]);
+  });
+
+  it('does not raise when the onsets are spread wider than the span', () => {
+    const drive = new Drive([harshBraking]);
+    [0, 6, 12, 18].forEach((second) =>
+      drive.message(second, { braking: true }).message(second + 1, { braking: false }),
+    );
+    expect(drive.summary).toEqual([]);
+  });
+});
+
+describe('AlertTracker: A then B within', () => {
+  const stallAfterOverheat = rule({
+    id: 'stall-after-overheat',
+    conditions: { all: [{ fact: 'coolantTempC', operator: 'greaterThan', value: 110 }] },
+    then: { conditions: { all: [{ fact: 'rpm', operator: 'equal', value: 0 }] }, within: '30s' },
+    message: 'engine stalled after overheating',
+  });
+
+  it('raises when B begins to hold within the span after A held, starting at A', () => {
+    const drive = new Drive([stallAfterOverheat])
+      .message(0, { coolantTempC: 115, rpm: 900 })
+      .message(20, { coolantTempC: 100, rpm: 0 })
+      .message(21, { coolantTempC: 100, rpm: 800 });
+    expect(drive.summary).toEqual([
+      ['active', at(20)],
+      ['cleared', at(21)],
+    ]);
+    expect(drive.transitions[0]!.startedAt).toBe(at(0));
+    expect(drive.transitions[0]!.lineage.map((entry) => entry.offset)).toEqual(['0', '20']);
+  });
+
+  it('does not raise when B comes later than the span, or before A, or in the same message', () => {
+    expect(
+      new Drive([stallAfterOverheat])
+        .message(0, { coolantTempC: 115, rpm: 900 })
+        .message(31, { coolantTempC: 100, rpm: 0 }).summary,
+    ).toEqual([]);
+    expect(
+      new Drive([stallAfterOverheat])
+        .message(0, { coolantTempC: 90, rpm: 0 })
+        .message(1, { coolantTempC: 115, rpm: 0 }).summary,
+    ).toEqual([]);
+    expect(new Drive([stallAfterOverheat]).message(0, { coolantTempC: 115, rpm: 0 }).summary).toEqual([]);
+  });
+});
+
+describe('AlertTracker: absence', () => {
+  const offline = rule({
+    id: 'offline',
+    conditions: undefined,
+    absence: '10m',
+    message: '{{vehicleId}} silent',
+  });
+
+  it('raises once the clock passes the last message plus the span, and clears on the next message', () => {
+    const drive = new Drive([offline]).message(0, { speedKph: 50 });
+    expect(drive.tracker.absenceDeadline(drive.vehicle)).toBe(t0 + 600_000);
+    drive.clock(599).clock(600).clock(700);
+    drive.message(900, { speedKph: 0 });
+    expect(drive.summary).toEqual([
+      ['active', at(600)],
+      ['cleared', at(900)],
+    ]);
+    expect(drive.transitions[0]!.startedAt).toBe(at(0));
+    expect(drive.transitions[0]!.alertId).toBe(alertId({ id: 'offline', version: 2 }, 'truck-1', at(0)));
+    expect(drive.tracker.absenceDeadline(drive.vehicle)).toBe(t0 + 1_500_000);
+  });
+
+  it('has no deadline before the first message or while the alert is active', () => {
+    const drive = new Drive([offline]);
+    expect(drive.tracker.absenceDeadline(drive.vehicle)).toBeUndefined();
+    drive.message(0, {}).clock(600);
+    expect(drive.tracker.absenceDeadline(drive.vehicle)).toBeUndefined();
+  });
+});
+
+describe('alertId', () => {
+  it('is the same for the same rule version, vehicle and start, and differs otherwise', () => {
+    const id = alertId({ id: 'overspeed', version: 1 }, 'truck-1', at(0));
+    expect(alertId({ id: 'overspeed', version: 1 }, 'truck-1', at(0))).toBe(id);
+    expect(alertId({ id: 'overspeed', version: 2 }, 'truck-1', at(0))).not.toBe(id);
+    expect(alertId({ id: 'overspeed', version: 1 }, 'truck-2', at(0))).not.toBe(id);
+    expect(alertId({ id: 'overspeed', version: 1 }, 'truck-1', at(1))).not.toBe(id);
   });
 });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AlertLineage, AlertMessage } from '@fleetlog/contracts';
 import { parseDuration } from './duration';
-import type { Facts } from './condition-evaluator';
+import { thenStepId, type Facts } from './condition-evaluator';
 import type { Rule } from './rule-schema';
 
 export interface Observation {
@@ -13,114 +13,297 @@ export interface Observation {
   lineage: AlertLineage;
 }
 
+/** One rule's state for one vehicle; absent while the rule has nothing to remember. */
 interface RuleState {
-  /** Event time since which the condition has held without a break. */
+  /** Event time since which the condition (the `then` step for A-then-B) has held without a break. */
   holdingSince?: number;
-  evidence: AlertLineage[];
+  holdingLineage?: AlertLineage;
+  /** Event time at which an active alert's condition stopped holding (`clearAfter`). */
+  brokenSince?: number;
   active?: AlertMessage;
   lastRaisedAt?: number;
+  /** `count`: event times at which the condition began to hold, oldest first, at most `atLeast`. */
+  onsets?: number[];
+  /** `then`: the latest event time at which the first step held. */
+  firstStepAt?: number;
+  firstStepLineage?: AlertLineage;
 }
 
-interface CompiledRule {
+/** The alert state of one vehicle, owned by the caller (cep keeps one per vehicle with its windows). */
+export interface VehicleAlerts {
+  readonly vehicleId: string;
+  readonly fleetId: string;
+  /** Indices into `AlertTracker.rules` of the enabled rules in scope for this vehicle. */
+  readonly applicable: readonly number[];
+  readonly states: Array<RuleState | undefined>;
+  lastSeenAt?: number;
+  lastSeenLineage?: AlertLineage;
+}
+
+interface TrackedRule {
   rule: Rule;
-  forMs: number;
+  trigger: 'for' | 'count' | 'then' | 'absence';
+  /** `for`, `count.within`, `then.within` or `absence`, in ms. */
+  spanMs: number;
   cooldownMs: number;
+  clearAfterMs: number;
+  atLeast: number;
+  /** Index of the rule's condition set (and of its `then` step) among the evaluated ones; -1 if none. */
+  conditionIndex: number;
+  thenIndex: number;
 }
 
 /** Evidence kept per alert: the first and the latest messages are what a reader needs to find the cause. */
 const maxLineage = 2;
 
 /**
- * Turns per-message rule matches into alert lifecycle transitions (active, then cleared) per vehicle and rule,
- * honouring `for` (held continuously in event time) and `cooldown`. Pure: the caller persists and emits.
+ * Turns per-message condition results into alert lifecycle transitions (active, then cleared) per vehicle and
+ * rule, in event time: `for` (held continuously), `count` (began to hold N times within T), `then` (A then B
+ * within T), `absence` (no message for T, driven by the caller's clock), `cooldown` and `clearAfter`.
+ * Pure: the caller keeps the per-vehicle state, persists and emits.
  */
 export class AlertTracker {
-  private readonly rules: CompiledRule[];
-  private readonly states = new Map<string, RuleState>();
+  readonly rules: readonly TrackedRule[];
+  readonly absenceRules: readonly number[];
 
-  constructor(rules: readonly Rule[]) {
+  /** `conditionSetIds`: the ids of the evaluated condition sets, in the order the evaluator reports them. */
+  constructor(rules: readonly Rule[], conditionSetIds: readonly string[]) {
     this.rules = rules
       .filter((rule) => rule.enabled)
-      .map((rule) => ({
-        rule,
-        forMs: rule.for ? parseDuration(rule.for) : 0,
-        cooldownMs: rule.cooldown ? parseDuration(rule.cooldown) : 0,
-      }));
+      .map((rule) => {
+        const trigger = rule.absence ? 'absence' : rule.count ? 'count' : rule.then ? 'then' : 'for';
+        const span = rule.absence ?? rule.count?.within ?? rule.then?.within ?? rule.for;
+        return {
+          rule,
+          trigger,
+          spanMs: span ? parseDuration(span) : 0,
+          cooldownMs: rule.cooldown ? parseDuration(rule.cooldown) : 0,
+          clearAfterMs: rule.clearAfter ? parseDuration(rule.clearAfter) : 0,
+          atLeast: rule.count?.atLeast ?? 1,
+          conditionIndex: conditionSetIds.indexOf(rule.id),
+          thenIndex: conditionSetIds.indexOf(thenStepId(rule.id)),
+        };
+      });
+    this.absenceRules = this.rules.flatMap((tracked, index) =>
+      tracked.trigger === 'absence' ? [index] : [],
+    );
   }
 
-  observe(observation: Observation, matchingRuleIds: ReadonlySet<string>): AlertMessage[] {
-    const transitions: AlertMessage[] = [];
-    for (const compiled of this.rules) {
-      if (!inScope(compiled.rule, observation)) continue;
-      const key = `${observation.vehicleId}\u0000${compiled.rule.id}`;
-      const state = this.states.get(key) ?? { evidence: [] };
-      const transition = matchingRuleIds.has(compiled.rule.id)
-        ? this.onConditionHeld(compiled, state, observation)
-        : this.onConditionBroken(state, observation);
-      if (transition) transitions.push(transition);
-      if (state.holdingSince === undefined && !state.active && state.lastRaisedAt === undefined) {
-        this.states.delete(key);
+  /** How far back in event time state can reach: what a rebuild must re-read. */
+  get lookbackMs(): number {
+    return Math.max(
+      0,
+      ...this.rules.map((tracked) => tracked.spanMs + tracked.cooldownMs + tracked.clearAfterMs),
+    );
+  }
+
+  vehicle(fleetId: string, vehicleId: string): VehicleAlerts {
+    const applicable = this.rules.flatMap((tracked, index) =>
+      inScope(tracked.rule, fleetId, vehicleId) ? [index] : [],
+    );
+    return { fleetId, vehicleId, applicable, states: new Array<RuleState | undefined>(this.rules.length) };
+  }
+
+  /**
+   * One in-order message of the vehicle. `holds[i]` says whether condition set i held. Transitions are appended to
+   * `out`.
+   */
+  observe(vehicle: VehicleAlerts, observation: Observation, holds: Uint8Array, out: AlertMessage[]): void {
+    for (const index of vehicle.applicable) {
+      const tracked = this.rules[index]!;
+      const state = vehicle.states[index] ?? {};
+      if (tracked.trigger === 'absence') {
+        if (state.active) out.push(this.clear(state, observation.eventTime));
       } else {
-        this.states.set(key, state);
+        this.step(tracked, state, observation, holds, out);
       }
+      vehicle.states[index] = isIdle(state) ? undefined : state;
     }
-    return transitions;
+    vehicle.lastSeenAt = observation.eventTime;
+    vehicle.lastSeenLineage = observation.lineage;
   }
 
-  private onConditionHeld(
-    { rule, forMs, cooldownMs }: CompiledRule,
+  /** When the vehicle's earliest pending absence alert falls due, if any. */
+  absenceDeadline(vehicle: VehicleAlerts): number | undefined {
+    if (vehicle.lastSeenAt === undefined) return undefined;
+    let deadline: number | undefined;
+    for (const index of vehicle.applicable) {
+      const tracked = this.rules[index]!;
+      if (tracked.trigger !== 'absence' || vehicle.states[index]?.active) continue;
+      const due = vehicle.lastSeenAt + tracked.spanMs;
+      if (deadline === undefined || due < deadline) deadline = due;
+    }
+    return deadline;
+  }
+
+  /** Raises the absence alerts due by `watermark` (event time up to which no more messages are expected). */
+  raiseAbsences(vehicle: VehicleAlerts, watermark: number, out: AlertMessage[]): void {
+    const lastSeenAt = vehicle.lastSeenAt;
+    if (lastSeenAt === undefined) return;
+    for (const index of vehicle.applicable) {
+      const tracked = this.rules[index]!;
+      if (tracked.trigger !== 'absence') continue;
+      const state = vehicle.states[index] ?? {};
+      const due = lastSeenAt + tracked.spanMs;
+      if (!state.active && due <= watermark && !coolingDown(tracked, state, due)) {
+        const facts = { lastSeenAt: new Date(lastSeenAt).toISOString(), vehicleId: vehicle.vehicleId };
+        out.push(this.raise(tracked, state, vehicle, lastSeenAt, due, facts, [vehicle.lastSeenLineage!]));
+      }
+      vehicle.states[index] = isIdle(state) ? undefined : state;
+    }
+  }
+
+  private step(
+    tracked: TrackedRule,
     state: RuleState,
     observation: Observation,
-  ): AlertMessage | undefined {
-    if (state.holdingSince === undefined) {
-      state.holdingSince = observation.eventTime;
-      state.evidence = [observation.lineage];
+    holds: Uint8Array,
+    out: AlertMessage[],
+  ): void {
+    const { eventTime, lineage } = observation;
+    forgetExpired(tracked, state, eventTime);
+    const firstHolds = tracked.conditionIndex >= 0 && holds[tracked.conditionIndex] === 1;
+    const held = tracked.trigger === 'then' ? holds[tracked.thenIndex] === 1 : firstHolds;
+    const began = held && state.holdingSince === undefined;
+    if (held) {
+      state.brokenSince = undefined;
+      if (began) {
+        state.holdingSince = eventTime;
+        state.holdingLineage = lineage;
+      }
+    } else {
+      state.holdingSince = undefined;
+      state.holdingLineage = undefined;
+      if (state.active) {
+        state.brokenSince ??= eventTime;
+        if (eventTime - state.brokenSince >= tracked.clearAfterMs) out.push(this.clear(state, eventTime));
+      }
     }
-    if (state.active) return undefined;
-    if (observation.eventTime - state.holdingSince < forMs) return undefined;
-    if (state.lastRaisedAt !== undefined && observation.eventTime - state.lastRaisedAt < cooldownMs) {
-      return undefined;
+    const startedAt = this.startOf(tracked, state, observation, began, held);
+    // The first step is recorded after the second is checked: A and B in one message is not "A then B".
+    if (tracked.trigger === 'then' && firstHolds) {
+      state.firstStepAt = eventTime;
+      state.firstStepLineage = lineage;
     }
-    const startedAt = new Date(state.holdingSince).toISOString();
-    state.lastRaisedAt = observation.eventTime;
+    if (startedAt === undefined || state.active || coolingDown(tracked, state, eventTime)) return;
+    const evidence =
+      tracked.trigger === 'then' ? [state.firstStepLineage!, lineage] : [state.holdingLineage!, lineage];
+    const facts = { ...observation.facts, vehicleId: observation.vehicleId };
+    out.push(this.raise(tracked, state, observation, startedAt, eventTime, facts, evidence));
+    state.onsets = undefined;
+  }
+
+  /** The event time at which the raised alert starts, if this message completes the rule's pattern. */
+  private startOf(
+    tracked: TrackedRule,
+    state: RuleState,
+    { eventTime }: Observation,
+    began: boolean,
+    held: boolean,
+  ): number | undefined {
+    if (!held) return undefined;
+    switch (tracked.trigger) {
+      case 'for':
+        return eventTime - state.holdingSince! >= tracked.spanMs ? state.holdingSince : undefined;
+      case 'count': {
+        if (!began) return undefined;
+        const onsets = (state.onsets ??= []);
+        onsets.push(eventTime);
+        while (onsets.length > 0 && eventTime - onsets[0]! > tracked.spanMs) onsets.shift();
+        if (onsets.length > tracked.atLeast) onsets.shift();
+        return onsets.length >= tracked.atLeast ? onsets[0] : undefined;
+      }
+      case 'then': {
+        const first = state.firstStepAt;
+        if (!began || first === undefined || eventTime - first > tracked.spanMs) return undefined;
+        return first;
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  private raise(
+    { rule }: TrackedRule,
+    state: RuleState,
+    vehicle: { vehicleId: string; fleetId: string },
+    startedAt: number,
+    raisedAt: number,
+    facts: Facts,
+    evidence: AlertLineage[],
+  ): AlertMessage {
+    const startedAtText = new Date(startedAt).toISOString();
+    state.lastRaisedAt = raisedAt;
+    state.brokenSince = undefined;
     state.active = {
-      alertId: alertId(rule, observation.vehicleId, startedAt),
+      alertId: alertId(rule, vehicle.vehicleId, startedAtText),
       status: 'active',
       ruleId: rule.id,
       ruleVersion: rule.version,
       ruleName: rule.name,
       severity: rule.severity,
-      vehicleId: observation.vehicleId,
-      fleetId: observation.fleetId,
-      message: renderMessage(rule.message, { ...observation.facts, vehicleId: observation.vehicleId }),
-      startedAt,
-      raisedAt: new Date(observation.eventTime).toISOString(),
-      facts: observation.facts,
-      lineage: [...state.evidence, observation.lineage].slice(-maxLineage),
+      vehicleId: vehicle.vehicleId,
+      fleetId: vehicle.fleetId,
+      message: renderMessage(rule.message, facts),
+      startedAt: startedAtText,
+      raisedAt: new Date(raisedAt).toISOString(),
+      facts,
+      lineage: dedupe(evidence).slice(-maxLineage),
     };
     return state.active;
   }
 
-  private onConditionBroken(state: RuleState, observation: Observation): AlertMessage | undefined {
-    state.holdingSince = undefined;
-    state.evidence = [];
-    if (!state.active) return undefined;
+  private clear(state: RuleState, eventTime: number): AlertMessage {
     const cleared: AlertMessage = {
-      ...state.active,
+      ...state.active!,
       status: 'cleared',
-      clearedAt: new Date(observation.eventTime).toISOString(),
+      clearedAt: new Date(eventTime).toISOString(),
     };
     state.active = undefined;
+    state.brokenSince = undefined;
     return cleared;
   }
 }
 
-function inScope(rule: Rule, observation: Observation): boolean {
-  const { fleets, vehicles } = rule.scope ?? {};
+function coolingDown(tracked: TrackedRule, state: RuleState, eventTime: number): boolean {
+  return state.lastRaisedAt !== undefined && eventTime - state.lastRaisedAt < tracked.cooldownMs;
+}
+
+/** Drops what can no longer matter at `eventTime`, so that a quiet rule's state becomes idle. */
+function forgetExpired(tracked: TrackedRule, state: RuleState, eventTime: number): void {
+  if (!state.active && state.lastRaisedAt !== undefined && !coolingDown(tracked, state, eventTime)) {
+    state.lastRaisedAt = undefined;
+  }
+  if (state.firstStepAt !== undefined && eventTime - state.firstStepAt > tracked.spanMs) {
+    state.firstStepAt = undefined;
+    state.firstStepLineage = undefined;
+  }
+  if (state.onsets && eventTime - state.onsets.at(-1)! > tracked.spanMs) state.onsets = undefined;
+}
+
+/** A state with nothing pending is dropped, so idle rules cost a vehicle nothing. */
+function isIdle(state: RuleState): boolean {
   return (
-    (!fleets || fleets.includes(observation.fleetId)) &&
-    (!vehicles || vehicles.includes(observation.vehicleId))
+    state.holdingSince === undefined &&
+    !state.active &&
+    state.lastRaisedAt === undefined &&
+    state.onsets === undefined &&
+    state.firstStepAt === undefined
   );
+}
+
+function dedupe(lineage: AlertLineage[]): AlertLineage[] {
+  return lineage.filter(
+    (entry, index) =>
+      index === 0 ||
+      entry.offset !== lineage[index - 1]!.offset ||
+      entry.partition !== lineage[index - 1]!.partition,
+  );
+}
+
+function inScope(rule: Rule, fleetId: string, vehicleId: string): boolean {
+  const { fleets, vehicles } = rule.scope ?? {};
+  return (!fleets || fleets.includes(fleetId)) && (!vehicles || vehicles.includes(vehicleId));
 }
 
 /** Deterministic, so a redelivered or replayed message yields the same alert document, never a second one. */

@@ -1,10 +1,9 @@
 import { compileRules, RuleCompilationError } from './compiled-evaluator';
-import { JsonRulesEngineEvaluator, type Facts } from './condition-evaluator';
-import type { Rule } from './rule-schema';
+import { JsonRulesEngineEvaluator, type ConditionSet, type Facts } from './condition-evaluator';
 
-/** Rules built directly, not validated: the compiler's own checks are under test too. */
-function rule(conditions: unknown, id = 'r'): Rule {
-  return { id, version: 1, name: id, severity: 'info', enabled: true, conditions, message: 'm' } as Rule;
+/** Condition sets built directly, not validated: the compiler's own checks are under test too. */
+function rule(conditions: unknown, id = 'r'): ConditionSet {
+  return { id, conditions } as ConditionSet;
 }
 
 /** Whether the rule's conditions hold for the facts, after checking json-rules-engine answers the same. */
@@ -21,7 +20,7 @@ async function holds(conditions: unknown, facts: Facts): Promise<boolean> {
  * Both evaluators fail: json-rules-engine's run rejects (not always with an Error: EventEmitter2 rejects with a
  * string), the compiled set throws or rejects likewise.
  */
-async function expectBothToFail(rules: Rule[], facts: Facts): Promise<void> {
+async function expectBothToFail(rules: ConditionSet[], facts: Facts): Promise<void> {
   await expect(new JsonRulesEngineEvaluator(rules).matchingRuleIds(facts)).rejects.toBeDefined();
   const compiled = compileRules(rules);
   expect(() => compiled.matchSync(facts)).toThrow();

@@ -1,5 +1,11 @@
-import { JsonRulesEngineEvaluator, type ConditionEvaluator, type Facts } from './condition-evaluator';
-import { builtInOperators, type Rule } from './rule-schema';
+import {
+  JsonRulesEngineEvaluator,
+  type ConditionEvaluator,
+  type ConditionSet,
+  type Facts,
+} from './condition-evaluator';
+import { isParameterizedFact, parameterizedFactKey, readFactParams } from './fact-catalog';
+import { builtInOperators } from './rule-schema';
 
 /**
  * Rules compiled to JavaScript (one `new Function` per rule set), answering exactly as json-rules-engine 7.3.1
@@ -66,7 +72,7 @@ const eventEmitterErrorType = 'error';
  */
 const conditionsPerFunction = 400;
 
-export function compileRules(rules: readonly Rule[], options: CompileOptions = {}): CompiledRuleSet {
+export function compileRules(rules: readonly ConditionSet[], options: CompileOptions = {}): CompiledRuleSet {
   const interpretedIds = new Set(options.interpretedRuleIds);
   const compiled = rules.filter((rule) => !interpretedIds.has(rule.id));
   const interpreted = rules.filter((rule) => interpretedIds.has(rule.id));
@@ -86,7 +92,7 @@ class GeneratedRuleSet implements CompiledRuleSet {
   private readonly everyRunFails: string | undefined;
   private readonly errorEventIndex: number;
 
-  constructor(compiled: readonly Rule[], interpreted: readonly Rule[]) {
+  constructor(compiled: readonly ConditionSet[], interpreted: readonly ConditionSet[]) {
     const generator = new RuleSetGenerator();
     this.source = generator.generate(compiled);
     this.everyRunFails = generator.everyRunFails[0];
@@ -232,7 +238,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const leafKeys = new Set(['fact', 'operator', 'value', 'path']);
+const leafKeys = new Set(['fact', 'operator', 'value', 'path', 'params']);
 
 function groupOf(node: unknown): 'all' | 'any' | 'not' | undefined {
   if (!isPlainObject(node)) return undefined;
@@ -319,7 +325,7 @@ class RuleSetGenerator {
   readonly everyRunFails: string[] = [];
   private readonly constants: string[] = [];
 
-  generate(rules: readonly Rule[]): string {
+  generate(rules: readonly ConditionSet[]): string {
     const functions = [new GeneratedFunction()];
     rules.forEach((rule, index) => {
       if (functions.at(-1)!.conditionCount >= conditionsPerFunction) functions.push(new GeneratedFunction());
@@ -339,7 +345,7 @@ class RuleSetGenerator {
     ].join('\n');
   }
 
-  private root(rule: Rule, target: GeneratedFunction): string {
+  private root(rule: ConditionSet, target: GeneratedFunction): string {
     // json-rules-engine's addRule refuses a bare leaf at the root.
     if (groupOf(rule.conditions) === undefined) {
       throw new RuleCompilationError(rule.id, '/conditions', 'the root must be {all}, {any} or {not}');
@@ -379,9 +385,20 @@ class RuleSetGenerator {
       new RuleCompilationError(ruleId, `${location}/${key}`, problem);
     const unknownKey = Object.keys(leaf).find((key) => !leafKeys.has(key));
     if (unknownKey !== undefined) throw refuse(unknownKey, 'not a key of a condition the compiler knows');
-    const { fact, operator, value, path } = leaf;
+    const { fact, operator, value, path, params } = leaf;
     if (typeof fact !== 'string' || !identifier.test(fact)) {
       throw refuse('fact', 'must be a plain identifier');
+    }
+    let factKey = fact;
+    if (isParameterizedFact(fact)) {
+      const read = readFactParams(fact, params);
+      if ('problems' in read)
+        throw refuse('params', read.problems.map((problem) => problem.message).join('; '));
+      if (path !== undefined) throw refuse('path', 'a parameterized fact takes no path');
+      // Built from validated identifiers and numbers, and it enters the source only JSON-encoded.
+      factKey = parameterizedFactKey(read.params);
+    } else if (params !== undefined) {
+      throw refuse('params', 'only the facts window, change and rate take params');
     }
     const template = typeof operator === 'string' ? operatorTemplates.get(operator) : undefined;
     if (!template) throw refuse('operator', 'not a built-in operator');
@@ -392,7 +409,7 @@ class RuleSetGenerator {
     if (!segments) throw refuse('path', 'must be $ followed by .identifier segments');
     target.conditionCount++;
     return template(
-      target.input(fact, segments),
+      target.input(factKey, segments),
       value,
       this.emitterFor(target, `rule "${ruleId}" ${location}`),
     );

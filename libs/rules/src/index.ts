@@ -4,3 +4,4 @@ export * from './condition-evaluator';
 export * from './duration';
 export * from './rule-files';
 export * from './rule-schema';
+export * from './fact-catalog';

@@ -76,6 +76,64 @@ describe('validateRule', () => {
     expect(problemsOf({ ...valid, id: 'error' })).toEqual([{ path: '/id', message: 'is reserved' }]);
   });
 
+  it('accepts window, change and rate facts with their params, and names the param at fault', () => {
+    const leaf = (condition: object) => ({ ...valid, conditions: { all: [condition] } });
+    const window = { fact: 'window', params: { fn: 'avg', field: 'speedKph', size: '5m' } };
+    expect(validateRule(leaf({ ...window, operator: 'greaterThan', value: 90 })).valid).toBe(true);
+    expect(
+      validateRule(leaf({ fact: 'rate', params: { field: 'speedKph' }, operator: 'lessThan', value: -12 }))
+        .valid,
+    ).toBe(true);
+    expect(
+      problemsOf(
+        leaf({
+          ...window,
+          params: { fn: 'median', field: 'speedKph', size: '5m' },
+          operator: 'equal',
+          value: 1,
+        }),
+      ),
+    ).toEqual([{ path: '/conditions/all/0/params/fn', message: expect.stringContaining('one of avg') }]);
+    expect(
+      problemsOf(
+        leaf({ ...window, params: { fn: 'avg', field: '$..x', size: '2d' }, operator: 'equal', value: 1 }),
+      ).map((problem) => problem.path),
+    ).toEqual(['/conditions/all/0/params/field', '/conditions/all/0/params/size']);
+    expect(problemsOf(leaf({ fact: 'window', operator: 'equal', value: 1 }))[0]!.path).toBe(
+      '/conditions/all/0/params',
+    );
+    expect(
+      problemsOf(leaf({ fact: 'speedKph', params: { field: 'x' }, operator: 'equal', value: 1 }))[0],
+    ).toEqual({
+      path: '/conditions/all/0/params',
+      message: 'only the facts window, change and rate take params',
+    });
+  });
+
+  it('accepts each temporal operator alone and refuses two on one rule', () => {
+    expect(validateRule({ ...valid, count: { atLeast: 3, within: '10m' } }).valid).toBe(true);
+    expect(validateRule({ ...valid, then: { conditions: valid.conditions, within: '30s' } }).valid).toBe(
+      true,
+    );
+    expect(validateRule({ ...valid, clearAfter: '1m', for: '10s' }).valid).toBe(true);
+    expect(problemsOf({ ...valid, for: '10s', count: { atLeast: 3, within: '10m' } })).toEqual([
+      { path: '/count', message: 'a rule uses one of for, count, then and absence; this one also has "for"' },
+    ]);
+    expect(problemsOf({ ...valid, count: { atLeast: 1, within: '10m' } })[0]!.path).toBe('/count/atLeast');
+  });
+
+  it('takes an absence rule without conditions, and requires conditions on every other rule', () => {
+    const withoutConditions: Partial<typeof valid> = { ...valid };
+    delete withoutConditions.conditions;
+    expect(validateRule({ ...withoutConditions, absence: '10m' }).valid).toBe(true);
+    expect(problemsOf(withoutConditions)).toEqual([
+      { path: '/conditions', message: 'is required (unless the rule is an absence rule)' },
+    ]);
+    expect(problemsOf({ ...valid, absence: '10m' })).toEqual([
+      { path: '/conditions', message: 'an absence rule has none' },
+    ]);
+  });
+
   it('refuses unknown envelope keys so typos do not pass silently', () => {
     expect(problemsOf({ ...valid, severty: 'critical' })[0]!.message).toMatch(/severty/);
   });

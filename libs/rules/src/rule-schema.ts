@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { durationPattern, parseDuration } from './duration';
+import { isParameterizedFact, readFactParams } from './fact-catalog';
 
 /** json-rules-engine's built-in operators: the rule format is theirs, so is the vocabulary. */
 export const builtInOperators = [
@@ -20,13 +21,19 @@ const factName = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 const factPath = /^\$(\.[A-Za-z_][A-Za-z0-9_]{0,63}){1,8}$/;
 const maxConditionDepth = 8;
 const maxChildren = 100;
-const leafKeys = new Set(['fact', 'operator', 'value', 'path']);
+const leafKeys = new Set(['fact', 'operator', 'value', 'path', 'params']);
 const listOperators = new Set(['in', 'notIn']);
 const elementOperators = new Set(['contains', 'doesNotContain']);
 
 type Literal = string | number | boolean | null;
 export type Condition =
-  | { fact: string; operator: (typeof builtInOperators)[number]; value: Literal | Literal[]; path?: string }
+  | {
+      fact: string;
+      operator: (typeof builtInOperators)[number];
+      value: Literal | Literal[];
+      path?: string;
+      params?: Record<string, unknown>;
+    }
   | { all: Condition[] }
   | { any: Condition[] }
   | { not: Condition };
@@ -67,7 +74,18 @@ function checkCondition(node: unknown, path: Array<string | number>, depth: numb
 function checkLeaf(leaf: Record<string, unknown>, path: Array<string | number>, report: Report): void {
   for (const key of Object.keys(leaf)) {
     if (!leafKeys.has(key))
-      report([...path, key], 'unknown key (a condition has fact, operator, value, path)');
+      report([...path, key], 'unknown key (a condition has fact, operator, value, path, params)');
+  }
+  if (isParameterizedFact(leaf.fact)) {
+    const read = readFactParams(leaf.fact, leaf.params);
+    if ('problems' in read) {
+      for (const problem of read.problems) {
+        report([...path, 'params', ...(problem.key ? [problem.key] : [])], problem.message);
+      }
+    }
+    if (leaf.path !== undefined) report([...path, 'path'], `"${leaf.fact}" is a number: it takes no path`);
+  } else if (leaf.params !== undefined) {
+    report([...path, 'params'], 'only the facts window, change and rate take params');
   }
   if (typeof leaf.fact !== 'string' || !factName.test(leaf.fact)) {
     report([...path, 'fact'], 'must be a fact name such as speedKph');
@@ -121,7 +139,7 @@ const duration = z
     'must be at most 7d',
   );
 
-export const ruleSchema = z.strictObject({
+const ruleFields = {
   id: z
     .string()
     .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'lower-case letters, digits and dashes')
@@ -138,12 +156,50 @@ export const ruleSchema = z.strictObject({
       vehicles: z.array(z.string().min(1)).min(1).optional(),
     })
     .optional(),
-  conditions,
+  /** What must hold. Absent only on an absence rule, which is about messages not arriving at all. */
+  conditions: conditions.optional(),
   /** The condition must hold continuously this long (event time) before the alert is raised. */
   for: duration.optional(),
+  /** Raise when the condition has begun to hold (false → true) at least `atLeast` times within `within`. */
+  count: z.strictObject({ atLeast: z.number().int().min(2).max(100), within: duration }).optional(),
+  /** Raise when, after `conditions` held, `then.conditions` holds within `then.within`: A then B. */
+  then: z.strictObject({ conditions, within: duration }).optional(),
+  /** Raise when the vehicle has sent nothing for this long: it is offline. */
+  absence: duration.optional(),
   /** After raising an alert, the rule does not raise another for the same vehicle within this time. */
   cooldown: duration.optional(),
+  /** The condition must have stopped holding this long before the alert clears, so a flapping signal stays one alert. */
+  clearAfter: duration.optional(),
+  /** Text of the alert; {{field}} takes a fact's value, {{vehicleId}} the vehicle. */
   message: z.string().min(1).max(500),
+};
+
+/** Which temporal operator a rule uses; `for` may be "0s". */
+export type RuleTrigger = 'for' | 'count' | 'then' | 'absence';
+
+export const ruleSchema = z.strictObject(ruleFields).superRefine((rule, context) => {
+  const triggers = (['count', 'then', 'absence'] as const).filter((key) => rule[key] !== undefined);
+  if (rule.for !== undefined && triggers.length > 0) triggers.unshift('for' as never);
+  if (triggers.length > 1) {
+    context.addIssue({
+      code: 'custom',
+      path: [triggers[1]!],
+      message: `a rule uses one of for, count, then and absence; this one also has "${triggers[0]}"`,
+    });
+  }
+  if (rule.absence !== undefined) {
+    for (const key of ['conditions', 'clearAfter'] as const) {
+      if (rule[key] !== undefined) {
+        context.addIssue({ code: 'custom', path: [key], message: 'an absence rule has none' });
+      }
+    }
+  } else if (rule.conditions === undefined) {
+    context.addIssue({
+      code: 'custom',
+      path: ['conditions'],
+      message: 'is required (unless the rule is an absence rule)',
+    });
+  }
 });
 
 export type Rule = z.infer<typeof ruleSchema>;

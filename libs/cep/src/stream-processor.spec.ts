@@ -1,0 +1,224 @@
+import type { AlertMessage, TelemetryRecord } from '@fleetlog/contracts';
+import { datasetNames } from '@fleetlog/elasticsearch';
+import type { ConsumedRecord } from '@fleetlog/kafka';
+import { validateRule, type Rule } from '@fleetlog/rules';
+import { decodeCheckpoint } from './checkpoint';
+import { StreamProcessor, type ProcessedBatch, type StreamProcessorOptions } from './stream-processor';
+
+const t0 = Date.parse('2026-11-23T12:00:00Z');
+const indices = datasetNames('test', 'v1');
+const options: StreamProcessorOptions = {
+  indices,
+  allowedLatenessMs: 5_000,
+  aggregateWindowMs: 60_000,
+  maxRebuildMs: 3_600_000,
+};
+
+function rule(document: Record<string, unknown>): Rule {
+  const validation = validateRule({
+    version: 1,
+    name: 'n',
+    severity: 'warning',
+    message: '{{vehicleId}}',
+    ...document,
+  });
+  if (!validation.valid) throw new Error(JSON.stringify(validation.problems));
+  return validation.rule;
+}
+
+const overspeed = rule({
+  id: 'overspeed',
+  conditions: { all: [{ fact: 'speedKph', operator: 'greaterThan', value: 120 }] },
+  for: '3s',
+});
+const offline = rule({ id: 'offline', absence: '60s' });
+const hardBraking = rule({
+  id: 'hard-braking',
+  conditions: {
+    all: [{ fact: 'rate', params: { field: 'speedKph' }, operator: 'lessThanInclusive', value: -12 }],
+  },
+});
+const fastAverage = rule({
+  id: 'fast-average',
+  conditions: {
+    all: [
+      {
+        fact: 'window',
+        params: { fn: 'avg', field: 'speedKph', size: '10s' },
+        operator: 'greaterThan',
+        value: 100,
+      },
+    ],
+  },
+});
+
+/** A log of records for one partition: what cep would consume. */
+class Log {
+  readonly records: ConsumedRecord[] = [];
+
+  add(second: number, readings: Partial<TelemetryRecord> = {}, vehicleId = 'truck-1'): this {
+    const value: TelemetryRecord = {
+      vehicleId,
+      fleetId: 'acme',
+      ts: new Date(t0 + second * 1000).toISOString(),
+      channel: 'telemetry',
+      receivedAt: new Date(t0 + second * 1000).toISOString(),
+      ...readings,
+    };
+    this.records.push({
+      topic: 'fleet.telemetry',
+      partition: 0,
+      offset: String(this.records.length),
+      key: vehicleId,
+      value: Buffer.from(JSON.stringify(value)),
+    });
+    return this;
+  }
+
+  drive(fromSecond: number, speeds: number[], vehicleId?: string): this {
+    speeds.forEach((speedKph, index) => this.add(fromSecond + index, { speedKph, rpm: 2000 }, vehicleId));
+    return this;
+  }
+}
+
+const activeAlerts = (batch: ProcessedBatch) =>
+  batch.alerts.map((alert) => `${alert.ruleId} ${alert.status} ${alert.raisedAt.slice(11, 19)}`);
+
+describe('StreamProcessor', () => {
+  it('raises and clears alerts from records, with an id fixed by rule, vehicle and start', () => {
+    const processor = new StreamProcessor([overspeed], options);
+    const batch = processor.process(new Log().drive(0, [100, 130, 130, 130, 130, 100]).records);
+    expect(activeAlerts(batch)).toEqual(['overspeed active 12:00:04', 'overspeed cleared 12:00:04']);
+    expect(batch.alerts[1]!.clearedAt).toBe('2026-11-23T12:00:05.000Z');
+    expect(batch.writes.filter((write) => write.index === indices.alerts.index)).toHaveLength(2);
+    expect(batch.writes.filter((write) => write.index === indices.telemetry.index)).toHaveLength(6);
+  });
+
+  it('computes rate and window facts per vehicle from earlier messages', () => {
+    const processor = new StreamProcessor([hardBraking, fastAverage], options);
+    const batch = processor.process(
+      new Log().drive(0, [90, 110, 130, 115]).drive(0, [50, 50, 50, 50], 'van-2').records,
+    );
+    expect(
+      batch.alerts
+        .filter((alert) => alert.status === 'active')
+        .map((alert) => [alert.ruleId, alert.vehicleId, alert.raisedAt]),
+    ).toEqual([
+      ['fast-average', 'truck-1', '2026-11-23T12:00:02.000Z'],
+      ['hard-braking', 'truck-1', '2026-11-23T12:00:03.000Z'],
+    ]);
+  });
+
+  it('indexes a message older than the watermark as late and keeps it out of the rules', () => {
+    const processor = new StreamProcessor([overspeed], options);
+    const batch = processor.process(
+      new Log().drive(0, [100, 100]).drive(20, [100]).add(10, { speedKph: 200 }).records,
+    );
+    expect(batch.late).toBe(1);
+    const late = batch.writes.find((write) => (write.document as { late?: boolean }).late);
+    expect(late?.id).toBe('0-3');
+    expect(batch.alerts).toEqual([]);
+  });
+
+  it('feeds an out-of-order message within lateness to the windows but not to the rule clock', () => {
+    const processor = new StreamProcessor([fastAverage], options);
+    const batch = processor.process(
+      new Log().drive(0, [90, 90]).add(5, { speedKph: 100 }).add(4, { speedKph: 300 }).records,
+    );
+    expect(batch.late).toBe(0);
+    expect(batch.alerts).toEqual([]);
+    const next = processor.process(new Log().drive(0, [0, 0, 0, 0, 0, 0]).records.slice(5));
+    expect(activeAlerts(next)).toEqual(['fast-average active 12:00:05']);
+  });
+
+  it('fires an absence alert when the clock passes a silent vehicle deadline, once', () => {
+    const processor = new StreamProcessor([offline], options);
+    processor.process(new Log().drive(0, [50]).records);
+    expect(processor.advanceClock(t0 + 64_000, [0]).alerts).toEqual([]);
+    const fired = processor.advanceClock(t0 + 65_000, [0]);
+    expect(activeAlerts(fired)).toEqual(['offline active 12:01:00']);
+    expect(processor.advanceClock(t0 + 200_000, [0]).alerts).toEqual([]);
+  });
+
+  it('does not let the clock move partitions the caller says are still catching up', () => {
+    const processor = new StreamProcessor([offline], options);
+    processor.process(new Log().drive(0, [50]).records);
+    expect(processor.advanceClock(t0 + 600_000, []).alerts).toEqual([]);
+  });
+
+  it('writes one aggregate per vehicle and closed minute with distance, idling and harsh events', () => {
+    const processor = new StreamProcessor([], options);
+    const log = new Log();
+    for (let second = 0; second < 30; second++)
+      log.add(second, { speedKph: 72, rpm: 2000, coolantTempC: 90 });
+    for (let second = 30; second < 40; second++) log.add(second, { speedKph: 0, rpm: 800 });
+    log.add(59, { speedKph: 0, rpm: 800 }).add(70, { speedKph: 0, rpm: 800 });
+    const batch = processor.process(log.records);
+    const aggregates = batch.writes.filter((write) => write.index === indices.aggregates.index);
+    expect(aggregates).toHaveLength(1);
+    expect(aggregates[0]!.id).toBe('acme/truck-1/2026-11-23T12:00:00.000Z');
+    expect(aggregates[0]!.document).toMatchObject({
+      messages: 41,
+      maxSpeedKph: 72,
+      maxCoolantTempC: 90,
+      // 29 s at 72 km/h plus the 1 s ramp to 0 (trapezoid): 0.58 + 0.01 km
+      distanceKm: 0.59,
+      // Engine turning at zero speed from 00:30 to 00:59
+      idleSeconds: 29,
+      harshEvents: 1,
+    });
+  });
+
+  it('rebuilds from its checkpoint after a restart and repeats no alert and misses none', () => {
+    const log = new Log();
+    log.drive(0, [100, 130, 130, 130, 130, 130, 130, 100]);
+    log.drive(8, [130, 130, 130]);
+    log.drive(11, [130, 130, 90]);
+    const uninterrupted = new StreamProcessor([overspeed, hardBraking], options).process(log.records).alerts;
+
+    const first = new StreamProcessor([overspeed, hardBraking], options);
+    const split = 10;
+    const before = first.process(log.records.slice(0, split)).alerts;
+    const metadata = first.checkpoint(0)!;
+    const checkpoint = decodeCheckpoint(metadata)!;
+
+    const second = new StreamProcessor([overspeed, hardBraking], options);
+    const rebuildFrom = second.assign(0, String(split), metadata);
+    expect(rebuildFrom).toBe(checkpoint.rebuildFrom);
+    const after = second.process(log.records.slice(Number(rebuildFrom))).alerts;
+
+    const ids = (alerts: AlertMessage[]) => alerts.map((alert) => `${alert.alertId} ${alert.status}`);
+    expect(ids([...before, ...after])).toEqual(ids(uninterrupted));
+  });
+
+  it('rebuilds an active alert that began long before the lookback, keeping its id', () => {
+    const log = new Log().drive(
+      0,
+      Array.from({ length: 100 }, () => 130),
+    );
+    const first = new StreamProcessor([overspeed], options);
+    const raised = first.process(log.records.slice(0, 90)).alerts;
+    const metadata = first.checkpoint(0)!;
+    expect(decodeCheckpoint(metadata)!.rebuildFrom).toBe('0');
+    log.drive(100, [90]);
+    const second = new StreamProcessor([overspeed], options);
+    const after = second.process(log.records.slice(Number(second.assign(0, '90', metadata)))).alerts;
+    expect(after.map((alert) => [alert.status, alert.alertId])).toEqual([['cleared', raised[0]!.alertId]]);
+  });
+
+  it('does not fire again after a restart a timer that fired before the checkpoint', () => {
+    const first = new StreamProcessor([offline], options);
+    const log = new Log().drive(0, [50]);
+    first.process(log.records);
+    expect(first.advanceClock(t0 + 70_000, [0]).alerts).toHaveLength(1);
+    const second = new StreamProcessor([offline], options);
+    second.process(log.records.slice(Number(second.assign(0, '1', first.checkpoint(0)!))));
+    expect(second.advanceClock(t0 + 80_000, [0]).alerts).toEqual([]);
+  });
+
+  it('reports records it cannot read instead of failing the batch', () => {
+    const processor = new StreamProcessor([overspeed], options);
+    const garbage = { topic: 't', partition: 0, offset: '0', key: undefined, value: Buffer.from('{') };
+    expect(processor.process([garbage]).unreadable).toEqual([garbage]);
+  });
+});

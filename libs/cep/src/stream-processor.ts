@@ -1,0 +1,430 @@
+import type { AlertMessage, TelemetryRecord } from '@fleetlog/contracts';
+import type { DatasetKey, DatasetNames, DocumentWrite } from '@fleetlog/elasticsearch';
+import type { ConsumedRecord } from '@fleetlog/kafka';
+import {
+  AlertTracker,
+  compileRules,
+  conditionSetsOf,
+  secondsSinceLastMessage,
+  type CompiledRuleSet,
+  type Facts,
+  type Rule,
+  type VehicleAlerts,
+} from '@fleetlog/rules';
+import { decodeCheckpoint, encodeCheckpoint } from './checkpoint';
+import { DeadlineQueue } from './deadline-queue';
+import { FactPlan, type DerivedState } from './fact-plan';
+import { previousSampleOf, VehicleMinute, type PreviousSample } from './vehicle-minute';
+
+export interface StreamProcessorOptions {
+  indices: Record<DatasetKey, DatasetNames>;
+  /** How far behind the newest event time of its partition a message may be and still count. */
+  allowedLatenessMs: number;
+  /** Size of the per-vehicle aggregate windows. */
+  aggregateWindowMs: number;
+  /** The longest span a rebuild re-reads, whatever an old active alert would want. */
+  maxRebuildMs: number;
+}
+
+export interface ProcessedBatch {
+  /** Everything to store (telemetry, alerts, aggregates), in log order. */
+  writes: DocumentWrite[];
+  /** Alert transitions to publish on fleet.alerts. */
+  alerts: AlertMessage[];
+  /** Records that could not be read: the gateway validated them, so these mean a foreign producer wrote to the topic. */
+  unreadable: ConsumedRecord[];
+  /** Messages older than their partition's watermark: indexed, flagged, left out of windows and rules. */
+  late: number;
+}
+
+interface VehicleState {
+  readonly fleetId: string;
+  readonly vehicleId: string;
+  readonly alerts: VehicleAlerts;
+  readonly derived: DerivedState;
+  /** Event time of the newest message; older ones still count in windows but no longer drive rules. */
+  lastEventTime: number;
+  previous: PreviousSample | undefined;
+  /** Open aggregate windows, oldest first: usually one, two around a boundary within lateness. */
+  readonly minutes: VehicleMinute[];
+  /** The absence deadline this vehicle has in its partition's queue, if any. */
+  queuedDeadline: number | undefined;
+}
+
+/** Where one in-order event time was first reached in a partition: lets a checkpoint turn a time into an offset. */
+interface Position {
+  time: number;
+  offset: number;
+}
+
+class PartitionState {
+  readonly vehicles = new Map<string, VehicleState>();
+  readonly absenceTimers = new DeadlineQueue<VehicleState>();
+  readonly closingMinutes = new DeadlineQueue<VehicleState>();
+  /** Offsets at which active alerts began: a rebuild must start at or before them to re-derive those alerts. */
+  readonly activeAlertOrigins = new Map<string, number>();
+  readonly positions: Position[] = [];
+  maxEventTime = -Infinity;
+  watermark = -Infinity;
+
+  constructor(
+    /** Records below this offset were fully processed by a previous owner: replay them silently. */
+    readonly suppressBelow: number,
+    /** Timers and windows due at or before this were fired by a previous owner. */
+    readonly restoredWatermark: number,
+  ) {}
+}
+
+/** What to do with one output: emit it, or only let it shape the state because a previous owner emitted it. */
+type Emit = boolean;
+
+/**
+ * cep's whole per-record logic, without I/O: decode, event time and watermarks per partition, windows and derived
+ * facts per vehicle, rule evaluation, alert lifecycle, absence timers, per-vehicle aggregates, and the
+ * checkpoints that let another instance rebuild all of it from the log. The caller fetches, stores, publishes and
+ * commits.
+ */
+export class StreamProcessor {
+  private readonly plan: FactPlan;
+  private readonly evaluator: CompiledRuleSet;
+  private readonly tracker: AlertTracker;
+  private readonly partitions = new Map<number, PartitionState>();
+  private readonly holds: Uint8Array;
+  private readonly matched: Uint32Array;
+  /** Event time a rebuild must cover: the longest rule span or window, plus lateness and an aggregate window. */
+  readonly lookbackMs: number;
+
+  constructor(
+    rules: readonly Rule[],
+    private readonly options: StreamProcessorOptions,
+  ) {
+    const sets = conditionSetsOf(rules);
+    this.plan = new FactPlan(rules);
+    this.evaluator = compileRules(sets);
+    this.tracker = new AlertTracker(rules, this.evaluator.ruleIds);
+    this.holds = new Uint8Array(sets.length);
+    this.matched = new Uint32Array(sets.length);
+    this.lookbackMs =
+      Math.max(this.tracker.lookbackMs, this.plan.lookbackMs) +
+      options.aggregateWindowMs +
+      2 * options.allowedLatenessMs;
+  }
+
+  /**
+   * A partition this instance now owns. Returns the offset to re-read from to rebuild its state, or undefined
+   * when there is nothing to rebuild (first start, or a commit without our checkpoint).
+   */
+  assign(
+    partition: number,
+    committedOffset: string | undefined,
+    metadata: string | null | undefined,
+  ): string | undefined {
+    const checkpoint = committedOffset === undefined ? undefined : decodeCheckpoint(metadata);
+    this.partitions.set(
+      partition,
+      new PartitionState(checkpoint ? Number(committedOffset) : -1, checkpoint?.watermark ?? -Infinity),
+    );
+    return checkpoint && BigInt(checkpoint.rebuildFrom) < BigInt(committedOffset!)
+      ? checkpoint.rebuildFrom
+      : undefined;
+  }
+
+  /** A partition given to another instance: its state goes with it. */
+  revoke(partition: number): void {
+    this.partitions.delete(partition);
+  }
+
+  get assignedPartitions(): number[] {
+    return [...this.partitions.keys()];
+  }
+
+  process(records: readonly ConsumedRecord[]): ProcessedBatch {
+    const batch: ProcessedBatch = { writes: [], alerts: [], unreadable: [], late: 0 };
+    for (const record of records) this.processRecord(record, batch);
+    return batch;
+  }
+
+  /**
+   * Lets wall-clock time advance the watermark of partitions that have no more to read (the caller knows which),
+   * so that absence alerts fire and aggregate windows close while vehicles send nothing.
+   */
+  advanceClock(now: number, caughtUpPartitions: readonly number[]): ProcessedBatch {
+    const batch: ProcessedBatch = { writes: [], alerts: [], unreadable: [], late: 0 };
+    for (const partition of caughtUpPartitions) {
+      const state = this.partitions.get(partition);
+      if (!state) continue;
+      this.advanceWatermark(state, now - this.options.allowedLatenessMs, true, batch);
+      this.evictIdleVehicles(state);
+    }
+    return batch;
+  }
+
+  /** The commit metadata for a partition after everything processed so far is stored. */
+  checkpoint(partition: number): string | undefined {
+    const state = this.partitions.get(partition);
+    if (!state || state.positions.length === 0) return undefined;
+    const floor = state.watermark - this.options.maxRebuildMs;
+    trimPositions(state.positions, floor);
+    let from = offsetReaching(state.positions, state.watermark - this.lookbackMs);
+    const earliestKept = state.positions[0]!.offset;
+    for (const origin of state.activeAlertOrigins.values()) {
+      if (origin < from) from = Math.max(origin, earliestKept);
+    }
+    return encodeCheckpoint({ rebuildFrom: String(from), watermark: state.watermark });
+  }
+
+  /** Vehicles whose state is in memory. */
+  get vehicleCount(): number {
+    let count = 0;
+    for (const state of this.partitions.values()) count += state.vehicles.size;
+    return count;
+  }
+
+  private processRecord(record: ConsumedRecord, batch: ProcessedBatch): void {
+    const telemetry = decode(record.value);
+    if (!telemetry) {
+      batch.unreadable.push(record);
+      return;
+    }
+    const state = this.partitionOf(record.partition);
+    const offset = Number(record.offset);
+    const emit: Emit = offset >= state.suppressBelow;
+    const eventTime = Date.parse(telemetry.ts);
+    const document = telemetryDocument(telemetry, record);
+    if (eventTime < state.watermark) {
+      batch.late++;
+      if (emit) batch.writes.push(this.telemetryWrite(record, { ...document, late: true }));
+      return;
+    }
+    const vehicle = this.vehicleOf(state, telemetry);
+    this.plan.addToWindows(vehicle.derived, eventTime, telemetry as unknown as Facts);
+    const minute = this.minuteOf(state, vehicle, eventTime);
+    minute.addReadings(eventTime, telemetry);
+    if (eventTime >= vehicle.lastEventTime) {
+      this.evaluate(state, vehicle, minute, telemetry, eventTime, record, emit, batch);
+      const seconds = (telemetry as unknown as Facts)[secondsSinceLastMessage];
+      if (seconds !== undefined) (document as Facts)[secondsSinceLastMessage] = seconds;
+    }
+    if (emit) batch.writes.push(this.telemetryWrite(record, document));
+    if (eventTime > state.maxEventTime) {
+      state.maxEventTime = eventTime;
+      const last = state.positions.at(-1);
+      if (!last || eventTime - last.time >= 1_000) state.positions.push({ time: eventTime, offset });
+    }
+    this.advanceWatermark(state, state.maxEventTime - this.options.allowedLatenessMs, emit, batch);
+  }
+
+  private evaluate(
+    state: PartitionState,
+    vehicle: VehicleState,
+    minute: VehicleMinute,
+    telemetry: TelemetryRecord,
+    eventTime: number,
+    record: ConsumedRecord,
+    emit: Emit,
+    batch: ProcessedBatch,
+  ): void {
+    const facts = telemetry as unknown as Facts;
+    this.plan.derive(vehicle.derived, eventTime, vehicle.previous?.time, facts);
+    const harsh = vehicle.previous ? minute.addInterval(vehicle.previous, eventTime, telemetry) : false;
+    vehicle.previous = previousSampleOf(eventTime, telemetry, harsh);
+    vehicle.lastEventTime = eventTime;
+
+    this.holds.fill(0);
+    const count = this.evaluator.matchInto(facts, this.matched);
+    for (let index = 0; index < count; index++) this.holds[this.matched[index]!] = 1;
+    const transitions: AlertMessage[] = [];
+    const lineage = { topic: record.topic, partition: record.partition, offset: record.offset };
+    this.tracker.observe(
+      vehicle.alerts,
+      { vehicleId: vehicle.vehicleId, fleetId: vehicle.fleetId, eventTime, facts, lineage },
+      this.holds,
+      transitions,
+    );
+    this.emitAlerts(state, transitions, emit, batch);
+    this.scheduleAbsence(state, vehicle);
+  }
+
+  private advanceWatermark(
+    state: PartitionState,
+    watermark: number,
+    emit: Emit,
+    batch: ProcessedBatch,
+  ): void {
+    if (watermark <= state.watermark) return;
+    state.watermark = watermark;
+    for (let due = state.absenceTimers.popDue(watermark); due; due = state.absenceTimers.popDue(watermark)) {
+      const vehicle = due.item;
+      vehicle.queuedDeadline = undefined;
+      const transitions: AlertMessage[] = [];
+      this.tracker.raiseAbsences(vehicle.alerts, watermark, transitions);
+      this.emitAlerts(state, transitions, emit && due.due > state.restoredWatermark, batch);
+      this.scheduleAbsence(state, vehicle);
+    }
+    for (
+      let due = state.closingMinutes.popDue(watermark);
+      due;
+      due = state.closingMinutes.popDue(watermark)
+    ) {
+      const vehicle = due.item;
+      while (vehicle.minutes.length > 0 && vehicle.minutes[0]!.end <= watermark) {
+        const minute = vehicle.minutes.shift()!;
+        if (emit && minute.end > state.restoredWatermark) {
+          const document = minute.document(vehicle.vehicleId, vehicle.fleetId);
+          batch.writes.push({
+            index: this.options.indices.aggregates.index,
+            id: `${vehicle.fleetId}/${vehicle.vehicleId}/${document['@timestamp']}`,
+            document,
+            action: 'index',
+          });
+        }
+      }
+    }
+  }
+
+  private emitAlerts(
+    state: PartitionState,
+    transitions: AlertMessage[],
+    emit: Emit,
+    batch: ProcessedBatch,
+  ): void {
+    for (const alert of transitions) {
+      if (alert.status === 'active')
+        state.activeAlertOrigins.set(alert.alertId, Number(alert.lineage[0]!.offset));
+      else state.activeAlertOrigins.delete(alert.alertId);
+      if (!emit) continue;
+      batch.alerts.push(alert);
+      batch.writes.push({
+        index: this.options.indices.alerts.index,
+        id: alert.alertId,
+        document: alertDocument(alert),
+        action: 'index',
+      });
+    }
+  }
+
+  /** One queue entry per vehicle at most; a stale entry (the vehicle spoke since) is re-queued when popped. */
+  private scheduleAbsence(state: PartitionState, vehicle: VehicleState): void {
+    if (vehicle.queuedDeadline !== undefined) return;
+    const deadline = this.tracker.absenceDeadline(vehicle.alerts);
+    if (deadline === undefined) return;
+    vehicle.queuedDeadline = deadline;
+    state.absenceTimers.push(deadline, vehicle);
+  }
+
+  private minuteOf(state: PartitionState, vehicle: VehicleState, eventTime: number): VehicleMinute {
+    for (const minute of vehicle.minutes) {
+      if (eventTime >= minute.start && eventTime < minute.end) return minute;
+    }
+    const minute = VehicleMinute.of(eventTime, this.options.aggregateWindowMs);
+    const position = vehicle.minutes.findIndex((open) => open.start > minute.start);
+    vehicle.minutes.splice(position === -1 ? vehicle.minutes.length : position, 0, minute);
+    state.closingMinutes.push(minute.end, vehicle);
+    return minute;
+  }
+
+  private partitionOf(partition: number): PartitionState {
+    let state = this.partitions.get(partition);
+    if (!state) {
+      state = new PartitionState(-1, -Infinity);
+      this.partitions.set(partition, state);
+    }
+    return state;
+  }
+
+  private vehicleOf(state: PartitionState, telemetry: TelemetryRecord): VehicleState {
+    const key = `${telemetry.fleetId}/${telemetry.vehicleId}`;
+    let vehicle = state.vehicles.get(key);
+    if (!vehicle) {
+      vehicle = {
+        fleetId: telemetry.fleetId,
+        vehicleId: telemetry.vehicleId,
+        alerts: this.tracker.vehicle(telemetry.fleetId, telemetry.vehicleId),
+        derived: this.plan.newState(),
+        lastEventTime: -Infinity,
+        previous: undefined,
+        minutes: [],
+        queuedDeadline: undefined,
+      };
+      state.vehicles.set(key, vehicle);
+    }
+    return vehicle;
+  }
+
+  /** Vehicles silent for longer than any rule or window looks back, with nothing active or open, cost nothing. */
+  private evictIdleVehicles(state: PartitionState): void {
+    const horizon = state.watermark - this.lookbackMs;
+    for (const [key, vehicle] of state.vehicles) {
+      if (
+        vehicle.lastEventTime < horizon &&
+        vehicle.minutes.length === 0 &&
+        vehicle.queuedDeadline === undefined &&
+        vehicle.alerts.states.every((rule) => rule === undefined)
+      ) {
+        state.vehicles.delete(key);
+      }
+    }
+  }
+
+  private telemetryWrite(record: ConsumedRecord, document: object): DocumentWrite {
+    return {
+      index: this.options.indices.telemetry.index,
+      // The log position identifies the event: reprocessing the same record rewrites the same document.
+      id: `${record.partition}-${record.offset}`,
+      document,
+      action: 'create',
+    };
+  }
+}
+
+/** Drops positions older than `floor`, keeping the newest of them as the earliest point a rebuild can start. */
+function trimPositions(positions: Position[], floor: number): void {
+  let drop = 0;
+  while (drop + 1 < positions.length && positions[drop + 1]!.time <= floor) drop++;
+  if (drop > 0) positions.splice(0, drop);
+}
+
+/** The offset from which every record with event time ≥ `time` is read: where the partition first reached it. */
+function offsetReaching(positions: readonly Position[], time: number): number {
+  let low = 0;
+  let high = positions.length - 1;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (positions[middle]!.time >= time) high = middle;
+    else low = middle + 1;
+  }
+  return positions[low]!.time >= time ? positions[low]!.offset : positions.at(-1)!.offset;
+}
+
+function decode(value: Buffer): TelemetryRecord | undefined {
+  try {
+    const parsed = JSON.parse(value.toString('utf8')) as TelemetryRecord;
+    const valid =
+      typeof parsed?.vehicleId === 'string' &&
+      typeof parsed.fleetId === 'string' &&
+      typeof parsed.ts === 'string' &&
+      !Number.isNaN(Date.parse(parsed.ts));
+    return valid ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function telemetryDocument(telemetry: TelemetryRecord, consumed: ConsumedRecord): object {
+  const { position, ts, ...readings } = telemetry;
+  return {
+    '@timestamp': ts,
+    ...readings,
+    ...(position && {
+      location: { lat: position.lat, lon: position.lon },
+      headingDeg: position.headingDeg,
+      gnssSpeedKph: position.gnssSpeedKph,
+    }),
+    kafkaPartition: consumed.partition,
+    kafkaOffset: consumed.offset,
+  };
+}
+
+export function alertDocument(alert: AlertMessage): object {
+  return { '@timestamp': alert.raisedAt, ...alert };
+}
