@@ -5,3 +5,4 @@ export * from './duration';
 export * from './rule-files';
 export * from './rule-schema';
 export * from './fact-catalog';
+export * from './rule-json-schema';
