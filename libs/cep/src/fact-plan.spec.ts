@@ -1,0 +1,76 @@
+import { validateRule, type Facts, type Rule } from '@fleetlog/rules';
+import { FactPlan } from './fact-plan';
+
+function rule(id: string, conditions: unknown): Rule {
+  const validation = validateRule({ id, version: 1, name: id, severity: 'info', conditions, message: 'm' });
+  if (!validation.valid) throw new Error(JSON.stringify(validation.problems));
+  return validation.rule;
+}
+
+const avgSpeed5m = {
+  fact: 'window',
+  params: { fn: 'avg', field: 'speedKph', size: '5m' },
+  operator: 'greaterThan',
+  value: 1,
+};
+const maxSpeed300s = {
+  fact: 'window',
+  params: { fn: 'max', field: 'speedKph', size: '300s' },
+  operator: 'equal',
+  value: 0,
+};
+const fuelChange = { fact: 'change', params: { field: 'fuelLevelPct' }, operator: 'lessThan', value: -5 };
+const speedRate = { fact: 'rate', params: { field: 'speedKph' }, operator: 'lessThan', value: -12 };
+
+describe('FactPlan', () => {
+  it('keeps one window per field and size, with just the functions the rules ask for', () => {
+    const plan = new FactPlan([
+      rule('a', { all: [avgSpeed5m] }),
+      rule('b', { any: [{ not: maxSpeed300s }] }),
+    ]);
+    expect(plan.windows).toEqual([
+      expect.objectContaining({ field: 'speedKph', sizeMs: 300_000, functions: ['avg', 'max'] }),
+    ]);
+    expect(plan.lookbackMs).toBe(300_000);
+  });
+
+  it('keeps nothing for rules that read only the message', () => {
+    const plan = new FactPlan([
+      rule('a', { all: [{ fact: 'speedKph', operator: 'greaterThan', value: 1 }] }),
+    ]);
+    expect(plan.windows).toEqual([]);
+    expect(plan.previousFields).toEqual([]);
+  });
+
+  it('derives change, rate, window values and seconds since the last message', () => {
+    const plan = new FactPlan([rule('a', { all: [avgSpeed5m, fuelChange, speedRate] })]);
+    const state = plan.newState();
+    const first: Facts = { speedKph: 100, fuelLevelPct: 50 };
+    plan.addToWindows(state, 0, first);
+    plan.derive(state, 0, undefined, first);
+    expect(first).toMatchObject({ secondsSinceLastMessage: undefined, 'change:fuelLevelPct': undefined });
+    const second: Facts = { speedKph: 70, fuelLevelPct: 44 };
+    plan.addToWindows(state, 2_000, second);
+    plan.derive(state, 2_000, 0, second);
+    expect(second).toMatchObject({
+      secondsSinceLastMessage: 2,
+      'change:fuelLevelPct': -6,
+      'rate:speedKph': -15,
+      'window:avg:speedKph:300000': 85,
+    });
+  });
+
+  it('gives no change across a message that lacked the field', () => {
+    const plan = new FactPlan([rule('a', { all: [fuelChange] })]);
+    const state = plan.newState();
+    for (const [time, facts] of [
+      [0, { fuelLevelPct: 50 }],
+      [1_000, {}],
+    ] as const) {
+      plan.derive(state, time, time - 1_000, { ...facts });
+    }
+    const third: Facts = { fuelLevelPct: 40 };
+    plan.derive(state, 2_000, 1_000, third);
+    expect(third['change:fuelLevelPct']).toBeUndefined();
+  });
+});
