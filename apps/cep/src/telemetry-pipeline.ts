@@ -3,27 +3,29 @@ import { Client } from '@elastic/elasticsearch';
 import type { Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { StreamProcessor, type ProcessedBatch } from '@fleetlog/cep';
+import { StreamProcessor } from '@fleetlog/cep';
+import type { AlertMessage } from '@fleetlog/contracts';
 import { APP_CONFIG, type CepConfig } from '@fleetlog/config';
 import { consumerGroupId, topicNames } from '@fleetlog/contracts';
 import { BulkWriter, datasetNames, elasticsearchAnswers, provisionIndices } from '@fleetlog/elasticsearch';
 import {
   BatchConsumer,
-  BatchingPublisher,
-  createIdempotentProducer,
   createKafka,
+  createTransactionalProducer,
   ensureTopics,
   type ConsumedRecord,
+  type OutboundRecord,
   type PartitionStateHooks,
 } from '@fleetlog/kafka';
 import { HealthRegistry, LOGGER } from '@fleetlog/observability';
 import { loadRuleDirectory } from './rule-directory';
 
 /**
- * fleet.telemetry → StreamProcessor → Elasticsearch and fleet.alerts. A batch's offsets are committed only after
- * its documents are stored and its alerts acknowledged by Kafka, with a checkpoint saying where a new owner of the
- * partition must re-read from to rebuild windows, timers and alert state; re-read records below the committed
- * offset only rebuild state, so a crash or rebalance neither skips nor repeats an alert.
+ * fleet.telemetry → StreamProcessor → Elasticsearch and fleet.alerts. A batch's documents are stored first (ids
+ * make rewriting harmless); then its alerts and its offset commit go in one Kafka transaction, the commit carrying
+ * a checkpoint that says where a new owner of the partition must re-read from to rebuild windows, timers and alert
+ * state. Re-read records below the committed offset only rebuild state, so a crash or rebalance neither skips nor
+ * repeats an alert.
  */
 @Injectable()
 export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -32,7 +34,6 @@ export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationS
   private readonly elasticsearch: Client;
   private readonly consumer: BatchConsumer;
   private readonly producer: Producer;
-  private readonly publisher: BatchingPublisher;
   private readonly writer: BulkWriter;
   private processor: StreamProcessor | undefined;
   private clock: NodeJS.Timeout | undefined;
@@ -54,15 +55,16 @@ export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationS
       maxAttempts: 8,
       backoff: { initialMs: 200, maxMs: 10_000 },
     });
+    const groupId = consumerGroupId(config.FLEETLOG_NAMESPACE, `cep-${config.CEP_JOB_VERSION}`);
+    this.producer = createTransactionalProducer(this.kafka, `${groupId}-${config.CEP_INSTANCE_ID}`);
     this.consumer = new BatchConsumer(this.kafka, {
-      groupId: consumerGroupId(config.FLEETLOG_NAMESPACE, `cep-${config.CEP_JOB_VERSION}`),
+      groupId,
       topics: [this.topics.telemetry],
       fromBeginning: true,
       maxWaitTimeInMs: 50,
       partitionState: this.partitionState(),
+      transactionalProducer: this.producer,
     });
-    this.producer = createIdempotentProducer(this.kafka);
-    this.publisher = new BatchingPublisher(this.producer, { lingerMs: 1, maxBatchRecords: 1_000 });
 
     health.register('kafka-consumer', () => this.consumer.ready);
     health.register('elasticsearch', () => elasticsearchAnswers(this.elasticsearch));
@@ -122,7 +124,6 @@ export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationS
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.clock);
     await this.consumer.stop();
-    await this.publisher.drain();
     await this.producer.disconnect();
     await this.elasticsearch.close();
   }
@@ -139,7 +140,7 @@ export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationS
     };
   }
 
-  private async handle(records: ConsumedRecord[]): Promise<void> {
+  private async handle(records: ConsumedRecord[]): Promise<OutboundRecord[]> {
     const timer = this.batchSeconds.startTimer();
     const processed = this.processor!.process(records);
     for (const record of processed.unreadable) {
@@ -148,10 +149,11 @@ export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationS
         'unreadable telemetry record skipped',
       );
     }
-    await this.store(processed);
+    await this.writer.write(processed.writes);
     this.consumed.inc(records.length);
     this.late.inc(processed.late);
     timer();
+    return this.announce(processed.alerts);
   }
 
   /** Wall-clock time passing for partitions with nothing left to read: absence alerts, closing windows. */
@@ -164,8 +166,8 @@ export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationS
       );
       if (processed.writes.length === 0) return;
       try {
-        await this.store(processed);
-        for (const partition of caughtUp) await this.consumer.recommit(partition);
+        await this.writer.write(processed.writes);
+        await this.consumer.commitOutside(caughtUp, this.announce(processed.alerts));
       } catch (error) {
         // The timers fired in memory only: rebuild so that they fire again.
         this.logger.warn({ err: error }, 'storing what the clock fired failed; rebuilding those partitions');
@@ -174,17 +176,8 @@ export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationS
     });
   }
 
-  private async store({ writes, alerts }: ProcessedBatch): Promise<void> {
-    await this.writer.write(writes);
-    await Promise.all(
-      alerts.map((alert) =>
-        this.publisher.publish({
-          topic: this.topics.alerts,
-          key: alert.alertId,
-          value: JSON.stringify(alert),
-        }),
-      ),
-    );
+  /** The alert transitions as fleet.alerts records, to go out with the offset commit; logged and counted. */
+  private announce(alerts: AlertMessage[]): OutboundRecord[] {
     for (const alert of alerts) {
       this.alertsRaised.inc({ severity: alert.severity, status: alert.status });
       this.logger.info(
@@ -192,5 +185,10 @@ export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationS
         alert.message,
       );
     }
+    return alerts.map((alert) => ({
+      topic: this.topics.alerts,
+      key: alert.alertId,
+      value: JSON.stringify(alert),
+    }));
   }
 }

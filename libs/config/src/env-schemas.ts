@@ -57,6 +57,14 @@ export const cepEnvSchema = z.object({
     .string()
     .regex(/^v\d+$/, 'must look like v1, v2, ...')
     .default('v1'),
+  /**
+   * Stable per instance (like the gateway's MQTT client id): names the Kafka transactional id, so that a restarted
+   * instance aborts what its killed predecessor left open. Two instances must not share one.
+   */
+  CEP_INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits, dot, dash, underscore')
+    .default(hostname()),
   /** How far behind the newest event time of its partition a message may arrive and still feed windows and rules. */
   CEP_ALLOWED_LATENESS_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   /** Size of the per-vehicle aggregate windows written to the aggregates index. */

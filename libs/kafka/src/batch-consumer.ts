@@ -1,4 +1,12 @@
-import type { Admin, Consumer, ConsumerGroupJoinEvent, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type {
+  Admin,
+  Consumer,
+  ConsumerGroupJoinEvent,
+  EachBatchPayload,
+  Kafka,
+  KafkaMessage,
+  Producer,
+} from 'kafkajs';
 
 export interface ConsumedRecord {
   topic: string;
@@ -8,8 +16,21 @@ export interface ConsumedRecord {
   value: Buffer;
 }
 
-/** `heartbeat` keeps the group membership alive during long work (slow sinks, webhook retries). */
-export type BatchHandler = (records: ConsumedRecord[], heartbeat: () => Promise<void>) => Promise<void>;
+/** A record a handler wants written to Kafka atomically with the batch's offset commit. */
+export interface OutboundRecord {
+  topic: string;
+  key: string;
+  value: string;
+}
+
+/**
+ * `heartbeat` keeps the group membership alive during long work (slow sinks, webhook retries). Returned records
+ * are produced in the same Kafka transaction as the offset commit (needs `transactionalProducer`).
+ */
+export type BatchHandler = (
+  records: ConsumedRecord[],
+  heartbeat: () => Promise<void>,
+) => Promise<OutboundRecord[] | void>;
 
 export interface TopicPartition {
   topic: string;
@@ -42,6 +63,11 @@ export interface BatchConsumerOptions {
   /** How long the broker may hold a fetch waiting for data; kafkajs' default of 5 s is latency we do not want. */
   maxWaitTimeInMs: number;
   partitionState?: PartitionStateHooks;
+  /**
+   * Commits offsets through this producer's transactions, together with what the handler returns: a crash between
+   * producing and committing then leaves neither visible (read_committed consumers), so nothing is produced twice.
+   */
+  transactionalProducer?: Producer;
 }
 
 interface OwnedPartition extends TopicPartition {
@@ -118,15 +144,17 @@ export class BatchConsumer {
   }
 
   /**
-   * Commits the partition's current offset again with fresh checkpoint metadata (work done outside batches, such
-   * as timers, changes the state). Call inside `exclusive`.
+   * Produces `outbound` and commits the partitions' current offsets again with fresh checkpoint metadata, in one
+   * transaction: for work done outside batches (timers) that changed the state. Call inside `exclusive`.
    */
-  async recommit(partition: TopicPartition): Promise<void> {
-    const owned = this.owned.get(keyOf(partition));
-    if (owned?.lastCommitted === undefined) return;
-    await this.consumer.commitOffsets([
-      { ...partition, offset: owned.lastCommitted.toString(), metadata: this.metadataFor(partition) },
-    ]);
+  async commitOutside(partitions: TopicPartition[], outbound: OutboundRecord[]): Promise<void> {
+    const offsets = partitions.flatMap((partition) => {
+      const owned = this.owned.get(keyOf(partition));
+      return owned?.lastCommitted === undefined
+        ? []
+        : [{ ...partition, offset: owned.lastCommitted.toString(), metadata: this.metadataFor(partition) }];
+    });
+    await this.commit(offsets, outbound);
   }
 
   /**
@@ -204,8 +232,9 @@ export class BatchConsumer {
     }
     if (batch.messages.length === 0) return;
     const records = batch.messages.map((message) => toRecord(batch.topic, batch.partition, message));
+    let outbound: OutboundRecord[] | void;
     try {
-      await handle(records, () => payload.heartbeat());
+      outbound = await handle(records, () => payload.heartbeat());
     } catch (error) {
       // kafkajs fetches the batch again, but the state already took it in: rebuild it as a new owner would.
       if (owned) this.rebuild(owned);
@@ -216,28 +245,54 @@ export class BatchConsumer {
     if (owned) owned.caughtUp = next >= BigInt(batch.highWatermark);
     // Re-read records of a rebuild lie below what the previous owner committed: never commit backwards.
     if (!owned || next > owned.committedAtAssignment) {
-      await payload.commitOffsetsIfNecessary({
-        topics: [
-          {
-            topic: batch.topic,
-            // kafkajs passes metadata through to the commit request, though its types leave it out.
-            partitions: [
-              { partition: batch.partition, offset: next.toString(), metadata: this.metadataFor(batch) } as {
-                partition: number;
-                offset: string;
-              },
-            ],
-          },
-        ],
-      });
+      const offset = { topic: batch.topic, partition: batch.partition, offset: next.toString() };
+      await this.commit([{ ...offset, metadata: this.metadataFor(batch) }], outbound ?? []);
       if (owned) owned.lastCommitted = next;
     }
     await payload.heartbeat();
   }
 
+  private async commit(offsets: CommittedOffset[], outbound: OutboundRecord[]): Promise<void> {
+    const producer = this.options.transactionalProducer;
+    if (!producer) {
+      if (outbound.length > 0) throw new Error('producing with the commit needs a transactional producer');
+      // kafkajs passes metadata through to the commit request, though its types leave it out.
+      await this.consumer.commitOffsets(offsets as Array<Omit<CommittedOffset, 'metadata'>>);
+      return;
+    }
+    const transaction = await producer.transaction();
+    try {
+      for (const [topic, records] of groupByTopic(outbound)) {
+        await transaction.send({ topic, messages: records.map(({ key, value }) => ({ key, value })) });
+      }
+      await transaction.sendOffsets({
+        consumerGroupId: this.options.groupId,
+        topics: [...groupByTopic(offsets)].map(([topic, partitions]) => ({
+          topic,
+          partitions: partitions as Array<Omit<CommittedOffset, 'topic' | 'metadata'>>,
+        })),
+      });
+      await transaction.commit();
+    } catch (error) {
+      await transaction.abort().catch(() => undefined);
+      throw error;
+    }
+  }
+
   private metadataFor(partition: TopicPartition): string | null {
     return this.options.partitionState?.checkpoint(partition) ?? null;
   }
+}
+
+interface CommittedOffset extends TopicPartition {
+  offset: string;
+  metadata: string | null;
+}
+
+function groupByTopic<T extends { topic: string }>(items: T[]): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) groups.set(item.topic, [...(groups.get(item.topic) ?? []), item]);
+  return groups;
 }
 
 function keyOf({ topic, partition }: TopicPartition): string {

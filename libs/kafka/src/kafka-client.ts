@@ -37,3 +37,18 @@ export function createIdempotentProducer(kafka: Kafka): Producer {
     retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 10_000 },
   });
 }
+
+/**
+ * An idempotent producer whose writes and consumer-offset commits go in transactions. The id must be stable across
+ * restarts of one instance, so that a restarted instance fences off and aborts what its killed predecessor left open.
+ */
+export function createTransactionalProducer(kafka: Kafka, transactionalId: string): Producer {
+  return kafka.producer({
+    idempotent: true,
+    transactionalId,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 10_000 },
+  });
+}
