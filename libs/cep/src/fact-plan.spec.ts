@@ -60,17 +60,19 @@ describe('FactPlan', () => {
     });
   });
 
-  it('gives no change across a message that lacked the field', () => {
-    const plan = new FactPlan([rule('a', { all: [fuelChange] })]);
+  it('carries a field’s previous value across a message without it, rating over the time between readings', () => {
+    const plan = new FactPlan([rule('a', { all: [fuelChange, speedRate] })]);
     const state = plan.newState();
-    for (const [time, facts] of [
-      [0, { fuelLevelPct: 50 }],
-      [1_000, {}],
-    ] as const) {
-      plan.derive(state, time, time - 1_000, { ...facts });
-    }
-    const third: Facts = { fuelLevelPct: 40 };
-    plan.derive(state, 2_000, 1_000, third);
-    expect(third['change:fuelLevelPct']).toBeUndefined();
+    plan.derive(state, 0, undefined, { speedKph: 60, fuelLevelPct: 50 });
+    const troubleCode: Facts = { dtcs: ['P0217'] };
+    plan.derive(state, 1_000, 0, troubleCode);
+    expect(troubleCode['rate:speedKph']).toBeUndefined();
+    const next: Facts = { speedKph: 30, fuelLevelPct: 49 };
+    plan.derive(state, 2_000, 1_000, next);
+    expect(next).toMatchObject({
+      'change:fuelLevelPct': -1,
+      'rate:speedKph': -15,
+      secondsSinceLastMessage: 1,
+    });
   });
 });

@@ -22,7 +22,10 @@ export interface WindowSpec {
 /** What the vehicle remembers between messages for the rules to read. */
 export interface DerivedState {
   windows: SlidingWindow[];
-  /** Previous in-order value of each `previousFields` entry, NaN where it had none. */
+  /**
+   * Latest in-order value of each `previousFields` entry at [2i] and its event time at [2i + 1], NaN until seen.
+   * Kept per field, so that a message without the field (a trouble-code message amid readings) changes nothing.
+   */
   previous: Float64Array;
 }
 
@@ -76,7 +79,7 @@ export class FactPlan {
   newState(): DerivedState {
     return {
       windows: this.windows.map((spec) => new SlidingWindow(spec.sizeMs, spec.functions)),
-      previous: new Float64Array(this.previousFields.length).fill(Number.NaN),
+      previous: new Float64Array(this.previousFields.length * 2).fill(Number.NaN),
     };
   }
 
@@ -93,17 +96,25 @@ export class FactPlan {
    * `previousTime` is the vehicle's previous in-order message, undefined for its first.
    */
   derive(state: DerivedState, eventTime: number, previousTime: number | undefined, facts: Facts): void {
-    const seconds = previousTime === undefined ? undefined : (eventTime - previousTime) / 1000;
-    facts[secondsSinceLastMessage] = seconds;
+    facts[secondsSinceLastMessage] =
+      previousTime === undefined ? undefined : (eventTime - previousTime) / 1000;
+    const previous = state.previous;
     for (let index = 0; index < this.previousFields.length; index++) {
       const value = facts[this.previousFields[index]!];
-      const previous = state.previous[index]!;
-      const change = typeof value === 'number' && !Number.isNaN(previous) ? value - previous : undefined;
       const changeKey = this.changeKeys[index];
       const rateKey = this.rateKeys[index];
+      if (typeof value !== 'number') {
+        if (changeKey) facts[changeKey] = undefined;
+        if (rateKey) facts[rateKey] = undefined;
+        continue;
+      }
+      const before = previous[2 * index]!;
+      const seconds = (eventTime - previous[2 * index + 1]!) / 1000;
+      const change = Number.isNaN(before) ? undefined : value - before;
       if (changeKey) facts[changeKey] = change;
-      if (rateKey) facts[rateKey] = change !== undefined && seconds ? change / seconds : undefined;
-      state.previous[index] = typeof value === 'number' ? value : Number.NaN;
+      if (rateKey) facts[rateKey] = change !== undefined && seconds > 0 ? change / seconds : undefined;
+      previous[2 * index] = value;
+      previous[2 * index + 1] = eventTime;
     }
     for (let index = 0; index < this.windows.length; index++) {
       const window = state.windows[index]!;

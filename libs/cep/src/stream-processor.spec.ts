@@ -140,6 +140,18 @@ describe('StreamProcessor', () => {
     expect(processor.advanceClock(t0 + 200_000, [0]).alerts).toEqual([]);
   });
 
+  it('keeps absence timers finite when a cooldown outlasts the span and the vehicle falls silent again', () => {
+    const processor = new StreamProcessor(
+      [rule({ id: 'offline', absence: '60s', cooldown: '10m' })],
+      options,
+    );
+    processor.process(new Log().drive(0, [50]).records);
+    expect(activeAlerts(processor.advanceClock(t0 + 70_000, [0]))).toEqual(['offline active 12:01:00']);
+    processor.process(new Log().drive(0, [50]).drive(80, [50]).records.slice(1));
+    expect(processor.advanceClock(t0 + 200_000, [0]).alerts).toEqual([]);
+    expect(activeAlerts(processor.advanceClock(t0 + 700_000, [0]))).toEqual(['offline active 12:11:00']);
+  });
+
   it('does not let the clock move partitions the caller says are still catching up', () => {
     const processor = new StreamProcessor([offline], options);
     processor.process(new Log().drive(0, [50]).records);

@@ -5,6 +5,7 @@ import {
   AlertTracker,
   compileRules,
   conditionSetsOf,
+  informedConditionSets,
   secondsSinceLastMessage,
   type CompiledRuleSet,
   type Facts,
@@ -90,7 +91,9 @@ export class StreamProcessor {
   private readonly tracker: AlertTracker;
   private readonly partitions = new Map<number, PartitionState>();
   private readonly holds: Uint8Array;
+  private readonly informs: Uint8Array;
   private readonly matched: Uint32Array;
+  private readonly fillInforms: (facts: Facts, informs: Uint8Array) => void;
   /** Event time a rebuild must cover: the longest rule span or window, plus lateness and an aggregate window. */
   readonly lookbackMs: number;
 
@@ -103,6 +106,10 @@ export class StreamProcessor {
     this.evaluator = compileRules(sets);
     this.tracker = new AlertTracker(rules, this.evaluator.ruleIds);
     this.holds = new Uint8Array(sets.length);
+    this.informs = new Uint8Array(sets.length);
+    this.fillInforms = informedConditionSets(
+      this.evaluator.ruleIds.map((id) => sets.find((set) => set.id === id)!),
+    );
     this.matched = new Uint32Array(sets.length);
     this.lookbackMs =
       Math.max(this.tracker.lookbackMs, this.plan.lookbackMs) +
@@ -233,12 +240,14 @@ export class StreamProcessor {
     this.holds.fill(0);
     const count = this.evaluator.matchInto(facts, this.matched);
     for (let index = 0; index < count; index++) this.holds[this.matched[index]!] = 1;
+    this.fillInforms(facts, this.informs);
     const transitions: AlertMessage[] = [];
     const lineage = { topic: record.topic, partition: record.partition, offset: record.offset };
     this.tracker.observe(
       vehicle.alerts,
       { vehicleId: vehicle.vehicleId, fleetId: vehicle.fleetId, eventTime, facts, lineage },
       this.holds,
+      this.informs,
       transitions,
     );
     this.emitAlerts(state, transitions, emit, batch);

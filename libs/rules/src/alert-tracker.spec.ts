@@ -2,6 +2,7 @@ import type { AlertMessage } from '@fleetlog/contracts';
 import { AlertTracker, alertId, type VehicleAlerts } from './alert-tracker';
 import { compileRules } from './compiled-evaluator';
 import { conditionSetsOf, type Facts } from './condition-evaluator';
+import { informedConditionSets } from './fact-catalog';
 import { validateRule, type Rule } from './rule-schema';
 
 function rule(overrides: Record<string, unknown> = {}): Rule {
@@ -28,7 +29,9 @@ class Drive {
   readonly vehicle: VehicleAlerts;
   private readonly evaluator;
   private readonly holds: Uint8Array;
+  private readonly informs: Uint8Array;
   private readonly matched: Uint32Array;
+  private readonly fillInforms;
 
   constructor(rules: Rule[], fleetId = 'acme', vehicleId = 'truck-1') {
     const sets = conditionSetsOf(rules);
@@ -36,13 +39,16 @@ class Drive {
     this.tracker = new AlertTracker(rules, this.evaluator.ruleIds);
     this.vehicle = this.tracker.vehicle(fleetId, vehicleId);
     this.holds = new Uint8Array(sets.length);
+    this.informs = new Uint8Array(sets.length);
     this.matched = new Uint32Array(sets.length);
+    this.fillInforms = informedConditionSets(sets);
   }
 
   message(second: number, facts: Facts): this {
     this.holds.fill(0);
     const count = this.evaluator.matchInto(facts, this.matched);
     for (let index = 0; index < count; index++) this.holds[this.matched[index]!] = 1;
+    this.fillInforms(facts, this.informs);
     const observation = {
       vehicleId: this.vehicle.vehicleId,
       fleetId: this.vehicle.fleetId,
@@ -50,7 +56,7 @@ class Drive {
       facts,
       lineage: { topic: 'fleet.telemetry', partition: 0, offset: String(second) },
     };
-    this.tracker.observe(this.vehicle, observation, this.holds, this.transitions);
+    this.tracker.observe(this.vehicle, observation, this.holds, this.informs, this.transitions);
     return this;
   }
 
@@ -114,6 +120,25 @@ describe('AlertTracker: for, cooldown, clearAfter', () => {
       ['active', at(0)],
       ['cleared', at(6)],
     ]);
+  });
+
+  it('neither breaks nor extends a hold on a message that carries none of the rule’s fields', () => {
+    const drive = new Drive([rule({ for: '3s' })])
+      .message(0, { speedKph: 130 })
+      .message(1, { dtcs: ['P0217'] })
+      .message(2, { speedKph: 130 })
+      .message(3, { speedKph: 130 });
+    expect(drive.summary).toEqual([['active', at(3)]]);
+    expect(drive.transitions[0]!.startedAt).toBe(at(0));
+  });
+
+  it('fills the message from facts, members of facts and derived facts', () => {
+    const drive = new Drive([
+      rule({
+        message: '{{vehicleId}} at {{position.lat}},{{position.lon}} braking {{rate:speedKph}} {{missing.x}}',
+      }),
+    ]).message(0, { speedKph: 130, position: { lat: 52.5, lon: 13.4 }, 'rate:speedKph': -12.3456 });
+    expect(drive.transitions[0]!.message).toBe('truck-1 at 52.5,13.4 braking -12.35 ');
   });
 
   it('forgets a rule that has nothing pending, so an idle vehicle holds no rule state', () => {
@@ -225,6 +250,19 @@ describe('AlertTracker: absence', () => {
     expect(drive.transitions[0]!.startedAt).toBe(at(0));
     expect(drive.transitions[0]!.alertId).toBe(alertId({ id: 'offline', version: 2 }, 'truck-1', at(0)));
     expect(drive.tracker.absenceDeadline(drive.vehicle)).toBe(t0 + 1_500_000);
+  });
+
+  it('with a cooldown longer than the span, raises the next silence when the cooldown ends', () => {
+    const drive = new Drive([{ ...offline, cooldown: '30m' }]).message(0, {}).clock(600);
+    drive.message(700, {});
+    expect(drive.tracker.absenceDeadline(drive.vehicle)).toBe(t0 + 600_000 + 1_800_000);
+    drive.clock(1_300).clock(2_399).clock(2_400);
+    expect(drive.summary).toEqual([
+      ['active', at(600)],
+      ['cleared', at(700)],
+      ['active', at(2_400)],
+    ]);
+    expect(drive.transitions[2]!.startedAt).toBe(at(700));
   });
 
   it('has no deadline before the first message or while the alert is active', () => {

@@ -105,16 +105,24 @@ export class AlertTracker {
   }
 
   /**
-   * One in-order message of the vehicle. `holds[i]` says whether condition set i held. Transitions are appended to
-   * `out`.
+   * One in-order message of the vehicle. `holds[i]` says whether condition set i held; `informs[i]` whether the
+   * message carries any field condition set i reads. A rule learns nothing from a message that carries none of its
+   * fields (a trouble-code or status message amid readings), so such a message neither breaks nor extends a hold.
+   * Transitions are appended to `out`.
    */
-  observe(vehicle: VehicleAlerts, observation: Observation, holds: Uint8Array, out: AlertMessage[]): void {
+  observe(
+    vehicle: VehicleAlerts,
+    observation: Observation,
+    holds: Uint8Array,
+    informs: Uint8Array,
+    out: AlertMessage[],
+  ): void {
     for (const index of vehicle.applicable) {
       const tracked = this.rules[index]!;
       const state = vehicle.states[index] ?? {};
       if (tracked.trigger === 'absence') {
         if (state.active) out.push(this.clear(state, observation.eventTime));
-      } else {
+      } else if (informs[tracked.conditionIndex] || (tracked.thenIndex >= 0 && informs[tracked.thenIndex])) {
         this.step(tracked, state, observation, holds, out);
       }
       vehicle.states[index] = isIdle(state) ? undefined : state;
@@ -125,32 +133,41 @@ export class AlertTracker {
 
   /** When the vehicle's earliest pending absence alert falls due, if any. */
   absenceDeadline(vehicle: VehicleAlerts): number | undefined {
-    if (vehicle.lastSeenAt === undefined) return undefined;
     let deadline: number | undefined;
     for (const index of vehicle.applicable) {
-      const tracked = this.rules[index]!;
-      if (tracked.trigger !== 'absence' || vehicle.states[index]?.active) continue;
-      const due = vehicle.lastSeenAt + tracked.spanMs;
-      if (deadline === undefined || due < deadline) deadline = due;
+      const due = this.absenceDue(vehicle, index);
+      if (due !== undefined && (deadline === undefined || due < deadline)) deadline = due;
     }
     return deadline;
   }
 
   /** Raises the absence alerts due by `watermark` (event time up to which no more messages are expected). */
   raiseAbsences(vehicle: VehicleAlerts, watermark: number, out: AlertMessage[]): void {
-    const lastSeenAt = vehicle.lastSeenAt;
-    if (lastSeenAt === undefined) return;
+    const lastSeenAt = vehicle.lastSeenAt!;
     for (const index of vehicle.applicable) {
-      const tracked = this.rules[index]!;
-      if (tracked.trigger !== 'absence') continue;
+      const due = this.absenceDue(vehicle, index);
+      if (due === undefined || due > watermark) continue;
       const state = vehicle.states[index] ?? {};
-      const due = lastSeenAt + tracked.spanMs;
-      if (!state.active && due <= watermark && !coolingDown(tracked, state, due)) {
-        const facts = { lastSeenAt: new Date(lastSeenAt).toISOString(), vehicleId: vehicle.vehicleId };
-        out.push(this.raise(tracked, state, vehicle, lastSeenAt, due, facts, [vehicle.lastSeenLineage!]));
-      }
-      vehicle.states[index] = isIdle(state) ? undefined : state;
+      const facts = { lastSeenAt: new Date(lastSeenAt).toISOString(), vehicleId: vehicle.vehicleId };
+      out.push(
+        this.raise(this.rules[index]!, state, vehicle, lastSeenAt, due, facts, [vehicle.lastSeenLineage!]),
+      );
+      vehicle.states[index] = state;
     }
+  }
+
+  /**
+   * When an absence rule raises for this vehicle: a span after its last message, or when a cooldown from the
+   * previous alert ends if that is later. Undefined for other rules, before the first message, or while active.
+   */
+  private absenceDue(vehicle: VehicleAlerts, index: number): number | undefined {
+    const tracked = this.rules[index]!;
+    const state = vehicle.states[index];
+    if (tracked.trigger !== 'absence' || vehicle.lastSeenAt === undefined || state?.active) return undefined;
+    const due = vehicle.lastSeenAt + tracked.spanMs;
+    const cooldownEnds =
+      state?.lastRaisedAt === undefined ? -Infinity : state.lastRaisedAt + tracked.cooldownMs;
+    return Math.max(due, cooldownEnds);
   }
 
   private step(
@@ -314,9 +331,21 @@ export function alertId(rule: Pick<Rule, 'id' | 'version'>, vehicleId: string, s
     .slice(0, 32);
 }
 
+/**
+ * Fills `{{name}}` with a fact, `{{position.lat}}` with a member of one (own properties only), and a derived fact by
+ * its key, e.g. `{{rate:speedKph}}`. Numbers keep at most two decimals; lists are joined with commas.
+ */
 export function renderMessage(template: string, facts: Facts): string {
-  return template.replace(/\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g, (_, name: string) => {
-    const value = facts[name];
-    return value === undefined || value === null ? '' : String(value);
+  return template.replace(/\{\{\s*([A-Za-z0-9_:]+(?:\.[A-Za-z0-9_]+)*)\s*\}\}/g, (_, path: string) => {
+    let value: unknown = facts;
+    for (const segment of path.split('.')) {
+      value =
+        typeof value === 'object' && value !== null && Object.hasOwn(value, segment)
+          ? (value as Record<string, unknown>)[segment]
+          : undefined;
+    }
+    if (typeof value === 'number') return String(Math.round(value * 100) / 100);
+    if (Array.isArray(value)) return value.join(', ');
+    return value === undefined || value === null || typeof value === 'object' ? '' : String(value);
   });
 }

@@ -1,5 +1,7 @@
 import { windowFunctions, type WindowFunction } from '@fleetlog/windows';
 import { parseDuration } from './duration';
+import type { Facts } from './condition-evaluator';
+import type { Condition } from './rule-schema';
 
 /**
  * Facts that cep computes per message besides the telemetry fields. A condition names them like any fact; those
@@ -93,4 +95,34 @@ export function parameterizedFacts(): Array<
 
 interface Almanac {
   factValue(id: string): Promise<unknown>;
+}
+
+/**
+ * The message fields a condition tree reads, directly or through a parameterized fact: a message carrying none of
+ * them tells the rule nothing. Derived facts without a field (secondsSinceLastMessage) count as always carried.
+ */
+export function fieldsReadBy(condition: Condition): string[] {
+  if ('all' in condition) return [...new Set(condition.all.flatMap(fieldsReadBy))];
+  if ('any' in condition) return [...new Set(condition.any.flatMap(fieldsReadBy))];
+  if ('not' in condition) return fieldsReadBy(condition.not);
+  if (condition.fact === secondsSinceLastMessage) return [];
+  if (!isParameterizedFact(condition.fact)) return [condition.fact];
+  const read = readFactParams(condition.fact, condition.params);
+  return 'params' in read ? [read.params.field] : [];
+}
+
+/** Fills `informs[i]` with whether the facts carry a field condition set i reads (see `fieldsReadBy`). */
+export function informedConditionSets(
+  sets: ReadonlyArray<{ conditions: Condition }>,
+): (facts: Facts, informs: Uint8Array) => void {
+  const fields = sets.map((set) => fieldsReadBy(set.conditions));
+  return (facts, informs) => {
+    for (let index = 0; index < fields.length; index++) {
+      const read = fields[index]!;
+      let carried = read.length === 0;
+      for (let field = 0; !carried && field < read.length; field++)
+        carried = facts[read[field]!] !== undefined;
+      informs[index] = carried ? 1 : 0;
+    }
+  };
 }
