@@ -13,8 +13,9 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-const accelerationKphPerS = 9;
-const brakingKphPerS = 12;
+/** Ordinary driving (about 0.17 g and 0.23 g), below the harsh-event thresholds even with the jitter of ±1.5 km/h. */
+const accelerationKphPerS = 6;
+const brakingKphPerS = 8;
 /** Upper speed of each gear, and engine rpm per km/h in it: keeps speed, rpm and gear consistent. */
 const gears = [
   { upToKph: 20, rpmPerKph: 110 },
