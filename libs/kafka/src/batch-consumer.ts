@@ -104,7 +104,7 @@ export class BatchConsumer {
     });
     this.admin = options.partitionState ? kafka.admin() : undefined;
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => this.onGroupJoin(event));
-    this.consumer.on(this.consumer.events.CRASH, () => (this.joined = false));
+    this.consumer.on(this.consumer.events.CRASH, () => this.forgetPartitions());
     this.consumer.on(this.consumer.events.STOP, () => (this.joined = false));
   }
 
@@ -167,6 +167,13 @@ export class BatchConsumer {
     hooks.revoked({ topic, partition });
     this.owned.delete(keyOf({ topic, partition }));
     this.own([{ topic, partition }]);
+  }
+
+  /** After a consumer crash kafkajs rejoins and fetches from the committed offsets: state must be rebuilt. */
+  private forgetPartitions(): void {
+    this.joined = false;
+    for (const owned of this.owned.values()) this.options.partitionState?.revoked(owned);
+    this.owned.clear();
   }
 
   private onGroupJoin(event: ConsumerGroupJoinEvent): void {
@@ -232,23 +239,22 @@ export class BatchConsumer {
     }
     if (batch.messages.length === 0) return;
     const records = batch.messages.map((message) => toRecord(batch.topic, batch.partition, message));
-    let outbound: OutboundRecord[] | void;
+    const next = BigInt(batch.lastOffset()) + 1n;
     try {
-      outbound = await handle(records, () => payload.heartbeat());
+      const outbound = await handle(records, () => payload.heartbeat());
+      // Re-read records of a rebuild lie below what the previous owner committed: never commit backwards.
+      if (!owned || next > owned.committedAtAssignment) {
+        const offset = { topic: batch.topic, partition: batch.partition, offset: next.toString() };
+        await this.commit([{ ...offset, metadata: this.metadataFor(batch) }], outbound ?? []);
+        if (owned) owned.lastCommitted = next;
+      }
     } catch (error) {
       // kafkajs fetches the batch again, but the state already took it in: rebuild it as a new owner would.
       if (owned) this.rebuild(owned);
       throw error;
     }
     payload.resolveOffset(batch.lastOffset());
-    const next = BigInt(batch.lastOffset()) + 1n;
     if (owned) owned.caughtUp = next >= BigInt(batch.highWatermark);
-    // Re-read records of a rebuild lie below what the previous owner committed: never commit backwards.
-    if (!owned || next > owned.committedAtAssignment) {
-      const offset = { topic: batch.topic, partition: batch.partition, offset: next.toString() };
-      await this.commit([{ ...offset, metadata: this.metadataFor(batch) }], outbound ?? []);
-      if (owned) owned.lastCommitted = next;
-    }
     await payload.heartbeat();
   }
 
