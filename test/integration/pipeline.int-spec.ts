@@ -30,7 +30,7 @@ describe('pipeline, end to end', () => {
   afterAll(async () => {
     const exitCodes = await apps.stopAll();
     await receiver.stop();
-    for (const dataset of ['telemetry', 'alerts']) {
+    for (const dataset of ['telemetry', 'alerts', 'aggregates']) {
       // Named one by one: Elasticsearch refuses wildcard deletes by default.
       await elasticsearch.indices.delete({ index: `${namespace}-fleet-${dataset}-v1` }, { ignore: [404] });
       await elasticsearch.indices.deleteIndexTemplate(

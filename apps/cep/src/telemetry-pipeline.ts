@@ -4,10 +4,16 @@ import type { Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { StreamProcessor } from '@fleetlog/cep';
-import type { AlertMessage } from '@fleetlog/contracts';
+import type { AlertMessage, DocumentDeadLetter } from '@fleetlog/contracts';
 import { APP_CONFIG, type CepConfig } from '@fleetlog/config';
 import { consumerGroupId, topicNames } from '@fleetlog/contracts';
-import { BulkWriter, datasetNames, elasticsearchAnswers, provisionIndices } from '@fleetlog/elasticsearch';
+import {
+  BulkWriter,
+  datasetNames,
+  elasticsearchAnswers,
+  provisionIndices,
+  type RejectedWrite,
+} from '@fleetlog/elasticsearch';
 import {
   BatchConsumer,
   createKafka,
@@ -39,6 +45,7 @@ export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationS
   private clock: NodeJS.Timeout | undefined;
   private readonly consumed: Counter;
   private readonly late: Counter;
+  private readonly parked: Counter<'index'>;
   private readonly alertsRaised: Counter<'severity' | 'status'>;
   private readonly batchSeconds: Histogram;
 
@@ -77,6 +84,12 @@ export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationS
     this.late = new Counter({
       name: 'fleetlog_cep_late_records_total',
       help: 'Telemetry records older than their partition watermark: indexed, left out of windows and rules',
+      registers,
+    });
+    this.parked = new Counter({
+      name: 'fleetlog_cep_documents_parked_total',
+      help: 'Documents Elasticsearch refused for good, parked on fleet.documents.dlq',
+      labelNames: ['index'],
       registers,
     });
     this.alertsRaised = new Counter({
@@ -149,11 +162,11 @@ export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationS
         'unreadable telemetry record skipped',
       );
     }
-    await this.writer.write(processed.writes);
+    const rejected = await this.writer.write(processed.writes);
     this.consumed.inc(records.length);
     this.late.inc(processed.late);
     timer();
-    return this.announce(processed.alerts);
+    return [...this.announce(processed.alerts), ...this.park(rejected)];
   }
 
   /** Wall-clock time passing for partitions with nothing left to read: absence alerts, closing windows. */
@@ -166,13 +179,28 @@ export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationS
       );
       if (processed.writes.length === 0) return;
       try {
-        await this.writer.write(processed.writes);
-        await this.consumer.commitOutside(caughtUp, this.announce(processed.alerts));
+        const rejected = await this.writer.write(processed.writes);
+        await this.consumer.commitOutside(caughtUp, [
+          ...this.announce(processed.alerts),
+          ...this.park(rejected),
+        ]);
       } catch (error) {
         // The timers fired in memory only: rebuild so that they fire again.
         this.logger.warn({ err: error }, 'storing what the clock fired failed; rebuilding those partitions');
         for (const partition of caughtUp) this.consumer.rebuild(partition);
       }
+    });
+  }
+
+  /** Documents Elasticsearch refused for good, as dead letters: logged, counted, and out of the partition's way. */
+  private park(rejected: RejectedWrite[]): OutboundRecord[] {
+    const rejectedAt = new Date().toISOString();
+    return rejected.map(({ write, status, reason }) => {
+      this.parked.inc({ index: write.index });
+      this.logger.error({ index: write.index, id: write.id, status, reason }, 'document refused; parked');
+      const { index, id, document } = write;
+      const letter: DocumentDeadLetter = { index, id, document, reason, status, rejectedAt };
+      return { topic: this.topics.documentDeadLetters, key: write.id, value: JSON.stringify(letter) };
     });
   }
 

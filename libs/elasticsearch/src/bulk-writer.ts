@@ -9,6 +9,13 @@ export interface DocumentWrite {
   action: 'create' | 'index';
 }
 
+/** A document Elasticsearch refused for a reason that retrying cannot fix. */
+export interface RejectedWrite {
+  write: DocumentWrite;
+  status: number;
+  reason: string;
+}
+
 export interface BulkWriterOptions {
   maxAttempts: number;
   backoff: BackoffPolicy;
@@ -28,8 +35,9 @@ const retriableStatuses = new Set([429, 502, 503, 504]);
 
 /**
  * One bulk request per call with explicit ids, checking every item: items rejected for load are retried with
- * backoff and jitter; a 409 on `create` counts as written. It resolves only when every document is stored, so the
- * caller may commit the Kafka offsets behind them; otherwise it throws and the caller must not commit.
+ * backoff and jitter; a 409 on `create` counts as written. It resolves only when every document is stored or
+ * returned as rejected for good (the caller parks those), so the caller may commit the Kafka offsets behind them;
+ * otherwise it throws and the caller must not commit.
  */
 export class BulkWriter {
   constructor(
@@ -37,27 +45,24 @@ export class BulkWriter {
     private readonly options: BulkWriterOptions,
   ) {}
 
-  async write(writes: readonly DocumentWrite[]): Promise<void> {
+  async write(writes: readonly DocumentWrite[]): Promise<RejectedWrite[]> {
+    const rejected: RejectedWrite[] = [];
     let pending = writes;
     for (let attempt = 1; pending.length > 0; attempt++) {
       const { retry, fatal } = await this.attempt(pending);
-      if (fatal.length > 0) {
-        throw new BulkWriteError(
-          `Elasticsearch rejected ${fatal.length} document(s): ${fatal.slice(0, 3).join('; ')}`,
-          false,
-        );
-      }
+      rejected.push(...fatal);
       if (retry.length > 0 && attempt >= this.options.maxAttempts) {
         throw new BulkWriteError(`${retry.length} document(s) still refused after ${attempt} attempts`, true);
       }
       if (retry.length > 0) await sleep(backoffDelay(attempt, this.options.backoff));
       pending = retry;
     }
+    return rejected;
   }
 
   private async attempt(
     writes: readonly DocumentWrite[],
-  ): Promise<{ retry: DocumentWrite[]; fatal: string[] }> {
+  ): Promise<{ retry: DocumentWrite[]; fatal: RejectedWrite[] }> {
     const operations = writes.flatMap((write) => [
       { [write.action]: { _index: write.index, _id: write.id } },
       write.document,
@@ -71,14 +76,19 @@ export class BulkWriter {
       throw new BulkWriteError(`bulk request failed with HTTP ${status}: ${(error as Error).message}`, false);
     }
     const retry: DocumentWrite[] = [];
-    const fatal: string[] = [];
+    const fatal: RejectedWrite[] = [];
     response.items.forEach((item, position) => {
       const result = item.create ?? item.index;
       if (!result?.error) return;
       const write = writes[position]!;
       if (write.action === 'create' && result.status === 409) return;
       if (retriableStatuses.has(result.status)) retry.push(write);
-      else fatal.push(`${write.index}/${write.id}: ${result.error.type} ${result.error.reason ?? ''}`);
+      else
+        fatal.push({
+          write,
+          status: result.status,
+          reason: `${result.error.type}: ${result.error.reason ?? ''}`,
+        });
     });
     return { retry, fatal };
   }

@@ -4,6 +4,7 @@ export const baseTopicNames = {
   telemetryDeadLetters: 'fleet.telemetry.dlq',
   alerts: 'fleet.alerts',
   webhookDeadLetters: 'fleet.webhooks.dlq',
+  documentDeadLetters: 'fleet.documents.dlq',
 } as const;
 
 export type TopicKey = keyof typeof baseTopicNames;
@@ -25,6 +26,7 @@ export const topicSpecs: Record<TopicKey, TopicSpec> = {
   telemetryDeadLetters: { numPartitions: 1, configEntries: [keepForever] },
   alerts: { numPartitions: 3, configEntries: [keepForever] },
   webhookDeadLetters: { numPartitions: 1, configEntries: [keepForever] },
+  documentDeadLetters: { numPartitions: 1, configEntries: [keepForever] },
 };
 
 export function topicNames(namespace: string): TopicNames {
