@@ -21,7 +21,14 @@ export class AppFleet {
     const port = await freePort();
     const app = startApp(
       name,
-      { FLEETLOG_NAMESPACE: this.namespace, HTTP_PORT: String(port), LOG_LEVEL: 'info', ...env },
+      {
+        FLEETLOG_NAMESPACE: this.namespace,
+        HTTP_PORT: String(port),
+        LOG_LEVEL: 'info',
+        // A test gateway's broker session must not outlive the run by a day, queueing everything later runs publish.
+        GATEWAY_SESSION_EXPIRY_S: '300',
+        ...env,
+      },
       (line) => this.output.push(`${name}: ${line}`),
     );
     this.apps.push(app);

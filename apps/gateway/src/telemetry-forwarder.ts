@@ -65,7 +65,7 @@ export class TelemetryForwarder implements OnApplicationBootstrap, OnApplication
           : config.MQTT_SHARE_GROUP,
         topicFilter: deviceTopicFilter,
         receiveMaximum: Math.min(config.GATEWAY_MAX_IN_FLIGHT, 65_535),
-        sessionExpirySeconds: 24 * 3600,
+        sessionExpirySeconds: config.GATEWAY_SESSION_EXPIRY_S,
       },
       (topic, payload) => this.forward(topic, payload),
     );

@@ -73,6 +73,8 @@ class PartitionState {
     readonly suppressBelow: number,
     /** Timers and windows due at or before this were fired by a previous owner. */
     readonly restoredWatermark: number,
+    /** The checkpoint this state was rebuilt from: still the right one to commit until a record has been read. */
+    readonly restoredCheckpoint: string | undefined,
   ) {}
 }
 
@@ -129,7 +131,11 @@ export class StreamProcessor {
     const checkpoint = committedOffset === undefined ? undefined : decodeCheckpoint(metadata);
     this.partitions.set(
       partition,
-      new PartitionState(checkpoint ? Number(committedOffset) : -1, checkpoint?.watermark ?? -Infinity),
+      new PartitionState(
+        checkpoint ? Number(committedOffset) : -1,
+        checkpoint?.watermark ?? -Infinity,
+        checkpoint ? metadata! : undefined,
+      ),
     );
     return checkpoint && BigInt(checkpoint.rebuildFrom) < BigInt(committedOffset!)
       ? checkpoint.rebuildFrom
@@ -169,7 +175,8 @@ export class StreamProcessor {
   /** The commit metadata for a partition after everything processed so far is stored. */
   checkpoint(partition: number): string | undefined {
     const state = this.partitions.get(partition);
-    if (!state || state.positions.length === 0) return undefined;
+    if (!state) return undefined;
+    if (state.positions.length === 0) return state.restoredCheckpoint;
     const floor = state.watermark - this.options.maxRebuildMs;
     trimPositions(state.positions, floor);
     let from = offsetReaching(state.positions, state.watermark - this.lookbackMs);
@@ -335,7 +342,7 @@ export class StreamProcessor {
   private partitionOf(partition: number): PartitionState {
     let state = this.partitions.get(partition);
     if (!state) {
-      state = new PartitionState(-1, -Infinity);
+      state = new PartitionState(-1, -Infinity, undefined);
       this.partitions.set(partition, state);
     }
     return state;

@@ -42,6 +42,16 @@ export const gatewayEnvSchema = z.object({
   GATEWAY_MAX_FUTURE_SKEW_S: positiveInt(300),
   /** How old an event time may be: devices buffer readings while offline and upload them later. */
   GATEWAY_MAX_EVENT_AGE_H: positiveInt(7 * 24),
+  /**
+   * How long the broker keeps this gateway's session (and queues messages for it) while it is away: long enough to
+   * ride out a restart or an outage. Tests use minutes, so a finished run stops costing the broker.
+   */
+  GATEWAY_SESSION_EXPIRY_S: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(7 * 86_400)
+    .default(86_400),
   /** Messages handed to Kafka but not yet acknowledged to devices; bounds memory when Kafka is slow. */
   GATEWAY_MAX_IN_FLIGHT: positiveInt(10_000),
 });

@@ -7,6 +7,7 @@ import type {
   KafkaMessage,
   Producer,
 } from 'kafkajs';
+import { backoffDelay, sleep } from '@fleetlog/resilience';
 
 export interface ConsumedRecord {
   topic: string;
@@ -207,11 +208,14 @@ export class BatchConsumer {
     }
   }
 
-  /** Reads what was committed for newly assigned partitions and lets the hooks rebuild from the log. */
+  /** Reads what was committed for newly assigned partitions and lets the hooks rebuild them from the log. */
   private async takeOver(partitions: TopicPartition[], hooks: PartitionStateHooks): Promise<void> {
     for (const topic of new Set(partitions.map((partition) => partition.topic))) {
+      const wanted = new Set(partitions.filter((partition) => partition.topic === topic).map(keyOf));
       const [committed] = await this.admin!.fetchOffsets({ groupId: this.options.groupId, topics: [topic] });
       for (const { partition, offset, metadata } of committed?.partitions ?? []) {
+        // Only these partitions: the others this member owns keep their state.
+        if (!wanted.has(keyOf({ topic, partition }))) continue;
         const owned = this.owned.get(keyOf({ topic, partition }));
         if (!owned) continue;
         const hasCommit = offset !== '-1';
@@ -266,6 +270,29 @@ export class BatchConsumer {
       await this.consumer.commitOffsets(offsets as Array<Omit<CommittedOffset, 'metadata'>>);
       return;
     }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.commitInTransaction(producer, offsets, outbound);
+        return;
+      } catch (error) {
+        // The broker refuses a transaction's offsets while it still writes the previous one's markers: retriable,
+        // though kafkajs 2.2.4 does not retry it itself. Nothing of the aborted attempt became visible.
+        if (
+          (error as { type?: string }).type !== 'CONCURRENT_TRANSACTIONS' ||
+          attempt >= maxTransactionAttempts
+        ) {
+          throw error;
+        }
+        await sleep(backoffDelay(attempt, transactionBackoff));
+      }
+    }
+  }
+
+  private async commitInTransaction(
+    producer: Producer,
+    offsets: CommittedOffset[],
+    outbound: OutboundRecord[],
+  ): Promise<void> {
     const transaction = await producer.transaction();
     try {
       for (const [topic, records] of groupByTopic(outbound)) {
@@ -289,6 +316,9 @@ export class BatchConsumer {
     return this.options.partitionState?.checkpoint(partition) ?? null;
   }
 }
+
+const maxTransactionAttempts = 10;
+const transactionBackoff = { initialMs: 20, maxMs: 1_000 };
 
 interface CommittedOffset extends TopicPartition {
   offset: string;

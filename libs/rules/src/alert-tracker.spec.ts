@@ -248,7 +248,9 @@ describe('AlertTracker: absence', () => {
       ['cleared', at(900)],
     ]);
     expect(drive.transitions[0]!.startedAt).toBe(at(0));
-    expect(drive.transitions[0]!.alertId).toBe(alertId({ id: 'offline', version: 2 }, 'truck-1', at(0)));
+    expect(drive.transitions[0]!.alertId).toBe(
+      alertId({ id: 'offline', version: 2 }, 'acme', 'truck-1', at(0)),
+    );
     expect(drive.tracker.absenceDeadline(drive.vehicle)).toBe(t0 + 1_500_000);
   });
 
@@ -274,11 +276,12 @@ describe('AlertTracker: absence', () => {
 });
 
 describe('alertId', () => {
-  it('is the same for the same rule version, vehicle and start, and differs otherwise', () => {
-    const id = alertId({ id: 'overspeed', version: 1 }, 'truck-1', at(0));
-    expect(alertId({ id: 'overspeed', version: 1 }, 'truck-1', at(0))).toBe(id);
-    expect(alertId({ id: 'overspeed', version: 2 }, 'truck-1', at(0))).not.toBe(id);
-    expect(alertId({ id: 'overspeed', version: 1 }, 'truck-2', at(0))).not.toBe(id);
-    expect(alertId({ id: 'overspeed', version: 1 }, 'truck-1', at(1))).not.toBe(id);
+  it('is the same for the same rule version, fleet, vehicle and start, and differs otherwise', () => {
+    const id = alertId({ id: 'overspeed', version: 1 }, 'acme', 'truck-1', at(0));
+    expect(alertId({ id: 'overspeed', version: 1 }, 'acme', 'truck-1', at(0))).toBe(id);
+    expect(alertId({ id: 'overspeed', version: 2 }, 'acme', 'truck-1', at(0))).not.toBe(id);
+    expect(alertId({ id: 'overspeed', version: 1 }, 'other', 'truck-1', at(0))).not.toBe(id);
+    expect(alertId({ id: 'overspeed', version: 1 }, 'acme', 'truck-2', at(0))).not.toBe(id);
+    expect(alertId({ id: 'overspeed', version: 1 }, 'acme', 'truck-1', at(1))).not.toBe(id);
   });
 });

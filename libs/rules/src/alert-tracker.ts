@@ -253,7 +253,7 @@ export class AlertTracker {
     state.lastRaisedAt = raisedAt;
     state.brokenSince = undefined;
     state.active = {
-      alertId: alertId(rule, vehicle.vehicleId, startedAtText),
+      alertId: alertId(rule, vehicle.fleetId, vehicle.vehicleId, startedAtText),
       status: 'active',
       ruleId: rule.id,
       ruleVersion: rule.version,
@@ -323,10 +323,18 @@ function inScope(rule: Rule, fleetId: string, vehicleId: string): boolean {
   return (!fleets || fleets.includes(fleetId)) && (!vehicles || vehicles.includes(vehicleId));
 }
 
-/** Deterministic, so a redelivered or replayed message yields the same alert document, never a second one. */
-export function alertId(rule: Pick<Rule, 'id' | 'version'>, vehicleId: string, startedAt: string): string {
+/**
+ * Deterministic, so a redelivered or replayed message yields the same alert document, never a second one. The fleet
+ * is part of it because vehicle ids are unique only within a fleet.
+ */
+export function alertId(
+  rule: Pick<Rule, 'id' | 'version'>,
+  fleetId: string,
+  vehicleId: string,
+  startedAt: string,
+): string {
   return createHash('sha256')
-    .update(JSON.stringify([rule.id, rule.version, vehicleId, startedAt]))
+    .update(JSON.stringify([rule.id, rule.version, fleetId, vehicleId, startedAt]))
     .digest('hex')
     .slice(0, 32);
 }

@@ -10,7 +10,7 @@ export interface AlertLineage {
 
 /** The value of a fleet.alerts record (key: alertId) and the body of the Elasticsearch alert document. */
 export interface AlertMessage {
-  /** Deterministic: hash(ruleId, ruleVersion, vehicleId, startedAt). Redelivery and replays reuse it. */
+  /** Deterministic: hash(ruleId, ruleVersion, fleetId, vehicleId, startedAt). Redelivery and replays reuse it. */
   alertId: string;
   status: AlertStatus;
   ruleId: string;
