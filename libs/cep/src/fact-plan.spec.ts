@@ -1,4 +1,4 @@
-import { validateRule, type Facts, type Rule } from '@fleetlog/rules';
+import { compileRules, conditionSetsOf, validateRule, type Facts, type Rule } from '@fleetlog/rules';
 import { FactPlan } from './fact-plan';
 
 function rule(id: string, conditions: unknown): Rule {
@@ -22,12 +22,30 @@ const maxSpeed300s = {
 const fuelChange = { fact: 'change', params: { field: 'fuelLevelPct' }, operator: 'lessThan', value: -5 };
 const speedRate = { fact: 'rate', params: { field: 'speedKph' }, operator: 'lessThan', value: -12 };
 
+/** A plan for the rules as cep builds it, and a reader of its derived values by key. */
+function planFor(rules: Rule[]) {
+  const { derivedKeys } = compileRules(conditionSetsOf(rules));
+  const plan = new FactPlan(rules, derivedKeys);
+  const derived: unknown[] = derivedKeys.map(() => undefined);
+  const values = (facts: Facts) => ({
+    ...facts,
+    ...Object.fromEntries(derivedKeys.map((key, slot) => [key, derived[slot]])),
+  });
+  const derive = (
+    state: ReturnType<FactPlan['newState']>,
+    time: number,
+    previous: number | undefined,
+    facts: Facts,
+  ) => {
+    plan.derive(state, time, previous, facts, derived);
+    return values(facts);
+  };
+  return { plan, derive };
+}
+
 describe('FactPlan', () => {
   it('keeps one window per field and size, with just the functions the rules ask for', () => {
-    const plan = new FactPlan([
-      rule('a', { all: [avgSpeed5m] }),
-      rule('b', { any: [{ not: maxSpeed300s }] }),
-    ]);
+    const { plan } = planFor([rule('a', { all: [avgSpeed5m] }), rule('b', { any: [{ not: maxSpeed300s }] })]);
     expect(plan.windows).toEqual([
       expect.objectContaining({ field: 'speedKph', sizeMs: 300_000, functions: ['avg', 'max'] }),
     ]);
@@ -35,41 +53,37 @@ describe('FactPlan', () => {
   });
 
   it('keeps nothing for rules that read only the message', () => {
-    const plan = new FactPlan([
-      rule('a', { all: [{ fact: 'speedKph', operator: 'greaterThan', value: 1 }] }),
-    ]);
+    const { plan } = planFor([rule('a', { all: [{ fact: 'speedKph', operator: 'greaterThan', value: 1 }] })]);
     expect(plan.windows).toEqual([]);
     expect(plan.previousFields).toEqual([]);
   });
 
   it('derives change, rate, window values and seconds since the last message', () => {
-    const plan = new FactPlan([rule('a', { all: [avgSpeed5m, fuelChange, speedRate] })]);
+    const { plan, derive } = planFor([rule('a', { all: [avgSpeed5m, fuelChange, speedRate] })]);
     const state = plan.newState();
     const first: Facts = { speedKph: 100, fuelLevelPct: 50 };
     plan.addToWindows(state, 0, first);
-    plan.derive(state, 0, undefined, first);
-    expect(first).toMatchObject({ secondsSinceLastMessage: undefined, 'change:fuelLevelPct': undefined });
+    expect(derive(state, 0, undefined, first)).toMatchObject({
+      secondsSinceLastMessage: undefined,
+      'change:fuelLevelPct': undefined,
+    });
     const second: Facts = { speedKph: 70, fuelLevelPct: 44 };
     plan.addToWindows(state, 2_000, second);
-    plan.derive(state, 2_000, 0, second);
-    expect(second).toMatchObject({
+    expect(derive(state, 2_000, 0, second)).toMatchObject({
       secondsSinceLastMessage: 2,
       'change:fuelLevelPct': -6,
       'rate:speedKph': -15,
       'window:avg:speedKph:300000': 85,
     });
+    expect(Object.keys(second)).toEqual(['speedKph', 'fuelLevelPct', 'secondsSinceLastMessage']);
   });
 
   it('carries a field’s previous value across a message without it, rating over the time between readings', () => {
-    const plan = new FactPlan([rule('a', { all: [fuelChange, speedRate] })]);
+    const { plan, derive } = planFor([rule('a', { all: [fuelChange, speedRate] })]);
     const state = plan.newState();
-    plan.derive(state, 0, undefined, { speedKph: 60, fuelLevelPct: 50 });
-    const troubleCode: Facts = { dtcs: ['P0217'] };
-    plan.derive(state, 1_000, 0, troubleCode);
-    expect(troubleCode['rate:speedKph']).toBeUndefined();
-    const next: Facts = { speedKph: 30, fuelLevelPct: 49 };
-    plan.derive(state, 2_000, 1_000, next);
-    expect(next).toMatchObject({
+    derive(state, 0, undefined, { speedKph: 60, fuelLevelPct: 50 });
+    expect(derive(state, 1_000, 0, { dtcs: ['P0217'] })['rate:speedKph']).toBeUndefined();
+    expect(derive(state, 2_000, 1_000, { speedKph: 30, fuelLevelPct: 49 })).toMatchObject({
       'change:fuelLevelPct': -1,
       'rate:speedKph': -15,
       secondsSinceLastMessage: 1,

@@ -15,7 +15,7 @@ export interface WindowSpec {
   field: string;
   sizeMs: number;
   functions: WindowFunction[];
-  /** Where each function's value goes in the facts. */
+  /** Each function's key (see `parameterizedFactKey`). */
   keys: Array<[WindowFunction, string]>;
 }
 
@@ -31,16 +31,20 @@ export interface DerivedState {
 
 /**
  * The facts the rules read beyond the message itself, worked out once per rule set: the engine reads the rules to
- * know which windows to keep, so a vehicle pays only for what some rule uses.
+ * know which windows to keep, so a vehicle pays only for what some rule uses. Their values go into a `derived`
+ * array in the order of the compiled rule set's `derivedKeys`, not into the message object: a parsed message that
+ * grows dozens of keys per event becomes a slow dictionary in V8.
  */
 export class FactPlan {
   readonly windows: WindowSpec[];
   /** Fields whose previous value `change` or `rate` needs. */
   readonly previousFields: string[];
-  private readonly changeKeys: Array<string | undefined>;
-  private readonly rateKeys: Array<string | undefined>;
+  private readonly changeSlots: number[];
+  private readonly rateSlots: number[];
+  private readonly windowSlots: Array<Array<[WindowFunction, number]>>;
 
-  constructor(rules: readonly Rule[]) {
+  /** `derivedKeys`: the slots of the `derived` array, as the compiled rule set reads them. */
+  constructor(rules: readonly Rule[], derivedKeys: readonly string[]) {
     const params = rules
       .filter((rule) => rule.enabled)
       .flatMap((rule) => [rule.conditions, rule.then?.conditions])
@@ -63,12 +67,14 @@ export class FactPlan {
     }
     this.windows = [...windows.values()];
     this.previousFields = [...new Set([...changes, ...rates])];
-    this.changeKeys = this.previousFields.map((field) =>
-      changes.has(field) ? parameterizedFactKey({ fact: 'change', field }) : undefined,
+    const slotOf = (key: string) => derivedKeys.indexOf(key);
+    this.changeSlots = this.previousFields.map((field) =>
+      slotOf(parameterizedFactKey({ fact: 'change', field })),
     );
-    this.rateKeys = this.previousFields.map((field) =>
-      rates.has(field) ? parameterizedFactKey({ fact: 'rate', field }) : undefined,
+    this.rateSlots = this.previousFields.map((field) =>
+      slotOf(parameterizedFactKey({ fact: 'rate', field })),
     );
+    this.windowSlots = this.windows.map((spec) => spec.keys.map(([fn, key]) => [fn, slotOf(key)]));
   }
 
   /** The longest window: how far back in event time a rebuild must read for windows to be whole. */
@@ -92,33 +98,42 @@ export class FactPlan {
   }
 
   /**
-   * Writes the derived facts of an in-order message into `facts` and remembers its readings for the next one.
-   * `previousTime` is the vehicle's previous in-order message, undefined for its first.
+   * Writes `secondsSinceLastMessage` into `facts` and the derived facts of an in-order message into `derived`, and
+   * remembers its readings for the next one. `previousTime` is the vehicle's previous in-order message.
    */
-  derive(state: DerivedState, eventTime: number, previousTime: number | undefined, facts: Facts): void {
+  derive(
+    state: DerivedState,
+    eventTime: number,
+    previousTime: number | undefined,
+    facts: Facts,
+    derived: unknown[],
+  ): void {
     facts[secondsSinceLastMessage] =
       previousTime === undefined ? undefined : (eventTime - previousTime) / 1000;
     const previous = state.previous;
     for (let index = 0; index < this.previousFields.length; index++) {
       const value = facts[this.previousFields[index]!];
-      const changeKey = this.changeKeys[index];
-      const rateKey = this.rateKeys[index];
+      const changeSlot = this.changeSlots[index]!;
+      const rateSlot = this.rateSlots[index]!;
       if (typeof value !== 'number') {
-        if (changeKey) facts[changeKey] = undefined;
-        if (rateKey) facts[rateKey] = undefined;
+        if (changeSlot >= 0) derived[changeSlot] = undefined;
+        if (rateSlot >= 0) derived[rateSlot] = undefined;
         continue;
       }
       const before = previous[2 * index]!;
       const seconds = (eventTime - previous[2 * index + 1]!) / 1000;
       const change = Number.isNaN(before) ? undefined : value - before;
-      if (changeKey) facts[changeKey] = change;
-      if (rateKey) facts[rateKey] = change !== undefined && seconds > 0 ? change / seconds : undefined;
+      if (changeSlot >= 0) derived[changeSlot] = change;
+      if (rateSlot >= 0)
+        derived[rateSlot] = change !== undefined && seconds > 0 ? change / seconds : undefined;
       previous[2 * index] = value;
       previous[2 * index + 1] = eventTime;
     }
     for (let index = 0; index < this.windows.length; index++) {
       const window = state.windows[index]!;
-      for (const [fn, key] of this.windows[index]!.keys) facts[key] = window.value(fn, eventTime);
+      for (const [fn, slot] of this.windowSlots[index]!) {
+        if (slot >= 0) derived[slot] = window.value(fn, eventTime);
+      }
     }
   }
 }

@@ -6,7 +6,6 @@ import {
   compileRules,
   conditionSetsOf,
   informedConditionSets,
-  secondsSinceLastMessage,
   type CompiledRuleSet,
   type Facts,
   type Rule,
@@ -96,6 +95,9 @@ export class StreamProcessor {
   private readonly informs: Uint8Array;
   private readonly matched: Uint32Array;
   private readonly fillInforms: (facts: Facts, informs: Uint8Array) => void;
+  /** The current message's window, change and rate values, in the evaluator's `derivedKeys` order. */
+  private readonly derived: unknown[];
+  private readonly derivedFacts: () => Facts;
   /** Event time a rebuild must cover: the longest rule span or window, plus lateness and an aggregate window. */
   readonly lookbackMs: number;
 
@@ -104,8 +106,12 @@ export class StreamProcessor {
     private readonly options: StreamProcessorOptions,
   ) {
     const sets = conditionSetsOf(rules);
-    this.plan = new FactPlan(rules);
     this.evaluator = compileRules(sets);
+    this.plan = new FactPlan(rules, this.evaluator.derivedKeys);
+    this.derived = this.evaluator.derivedKeys.map(() => undefined);
+    // For alert messages only (`{{rate:speedKph}}`), so built only when an alert is raised.
+    this.derivedFacts = () =>
+      Object.fromEntries(this.evaluator.derivedKeys.map((key, slot) => [key, this.derived[slot]]));
     this.tracker = new AlertTracker(rules, this.evaluator.ruleIds);
     this.holds = new Uint8Array(sets.length);
     this.informs = new Uint8Array(sets.length);
@@ -196,18 +202,17 @@ export class StreamProcessor {
 
   private processRecord(record: ConsumedRecord, batch: ProcessedBatch): void {
     const telemetry = decode(record.value);
-    if (!telemetry) {
+    const eventTime = telemetry ? Date.parse(telemetry.ts) : Number.NaN;
+    if (!telemetry || Number.isNaN(eventTime)) {
       batch.unreadable.push(record);
       return;
     }
     const state = this.partitionOf(record.partition);
     const offset = Number(record.offset);
     const emit: Emit = offset >= state.suppressBelow;
-    const eventTime = Date.parse(telemetry.ts);
-    const document = telemetryDocument(telemetry, record);
     if (eventTime < state.watermark) {
       batch.late++;
-      if (emit) batch.writes.push(this.telemetryWrite(record, { ...document, late: true }));
+      if (emit) batch.writes.push(this.telemetryWrite(record, telemetryDocument(telemetry, record, true)));
       return;
     }
     const vehicle = this.vehicleOf(state, telemetry);
@@ -216,10 +221,8 @@ export class StreamProcessor {
     minute.addReadings(eventTime, telemetry);
     if (eventTime >= vehicle.lastEventTime) {
       this.evaluate(state, vehicle, minute, telemetry, eventTime, record, emit, batch);
-      const seconds = (telemetry as unknown as Facts)[secondsSinceLastMessage];
-      if (seconds !== undefined) (document as Facts)[secondsSinceLastMessage] = seconds;
     }
-    if (emit) batch.writes.push(this.telemetryWrite(record, document));
+    if (emit) batch.writes.push(this.telemetryWrite(record, telemetryDocument(telemetry, record, false)));
     if (eventTime > state.maxEventTime) {
       state.maxEventTime = eventTime;
       const last = state.positions.at(-1);
@@ -239,20 +242,27 @@ export class StreamProcessor {
     batch: ProcessedBatch,
   ): void {
     const facts = telemetry as unknown as Facts;
-    this.plan.derive(vehicle.derived, eventTime, vehicle.previous?.time, facts);
+    this.plan.derive(vehicle.derived, eventTime, vehicle.previous?.time, facts, this.derived);
     const harsh = vehicle.previous ? minute.addInterval(vehicle.previous, eventTime, telemetry) : false;
     vehicle.previous = previousSampleOf(eventTime, telemetry, harsh);
     vehicle.lastEventTime = eventTime;
 
     this.holds.fill(0);
-    const count = this.evaluator.matchInto(facts, this.matched);
+    const count = this.evaluator.matchInto(facts, this.matched, this.derived);
     for (let index = 0; index < count; index++) this.holds[this.matched[index]!] = 1;
     this.fillInforms(facts, this.informs);
     const transitions: AlertMessage[] = [];
     const lineage = { topic: record.topic, partition: record.partition, offset: record.offset };
     this.tracker.observe(
       vehicle.alerts,
-      { vehicleId: vehicle.vehicleId, fleetId: vehicle.fleetId, eventTime, facts, lineage },
+      {
+        vehicleId: vehicle.vehicleId,
+        fleetId: vehicle.fleetId,
+        eventTime,
+        facts,
+        derivedFacts: this.derivedFacts,
+        lineage,
+      },
       this.holds,
       this.informs,
       transitions,
@@ -418,27 +428,35 @@ function decode(value: Buffer): TelemetryRecord | undefined {
     const valid =
       typeof parsed?.vehicleId === 'string' &&
       typeof parsed.fleetId === 'string' &&
-      typeof parsed.ts === 'string' &&
-      !Number.isNaN(Date.parse(parsed.ts));
+      typeof parsed.ts === 'string';
     return valid ? parsed : undefined;
   } catch {
     return undefined;
   }
 }
 
-export function telemetryDocument(telemetry: TelemetryRecord, consumed: ConsumedRecord): object {
-  const { position, ts, ...readings } = telemetry;
-  return {
-    '@timestamp': ts,
-    ...readings,
-    ...(position && {
-      location: { lat: position.lat, lon: position.lon },
-      headingDeg: position.headingDeg,
-      gnssSpeedKph: position.gnssSpeedKph,
-    }),
-    kafkaPartition: consumed.partition,
-    kafkaOffset: consumed.offset,
-  };
+/**
+ * The enriched telemetry document: the record itself (with `secondsSinceLastMessage` from the rules' pass, and the
+ * device's `ts` and `position` left in the source), plus the mapped `@timestamp`, `location` and log position.
+ * Built in place after evaluation: copying every reading per message cost a seventh of cep's time.
+ */
+export function telemetryDocument(
+  telemetry: TelemetryRecord,
+  consumed: ConsumedRecord,
+  late: boolean,
+): object {
+  const document = telemetry as TelemetryRecord & Record<string, unknown>;
+  document['@timestamp'] = telemetry.ts;
+  const position = telemetry.position;
+  if (position) {
+    document.location = { lat: position.lat, lon: position.lon };
+    document.headingDeg = position.headingDeg;
+    document.gnssSpeedKph = position.gnssSpeedKph;
+  }
+  document.kafkaPartition = consumed.partition;
+  document.kafkaOffset = consumed.offset;
+  if (late) document.late = true;
+  return document;
 }
 
 export function alertDocument(alert: AlertMessage): object {

@@ -10,6 +10,8 @@ export interface Observation {
   /** Event time, ms since the epoch. */
   eventTime: number;
   facts: Facts;
+  /** The window, change and rate values of this message by key, asked for only when an alert is raised. */
+  derivedFacts?: () => Facts;
   lineage: AlertLineage;
 }
 
@@ -205,7 +207,7 @@ export class AlertTracker {
     if (startedAt === undefined || state.active || coolingDown(tracked, state, eventTime)) return;
     const evidence =
       tracked.trigger === 'then' ? [state.firstStepLineage!, lineage] : [state.holdingLineage!, lineage];
-    const facts = { ...observation.facts, vehicleId: observation.vehicleId };
+    const facts = { ...observation.facts, ...observation.derivedFacts?.(), vehicleId: observation.vehicleId };
     out.push(this.raise(tracked, state, observation, startedAt, eventTime, facts, evidence));
     state.onsets = undefined;
   }

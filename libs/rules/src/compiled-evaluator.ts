@@ -37,11 +37,18 @@ export interface CompiledRuleSet extends ConditionEvaluator {
   /** The generated JavaScript, to read when a rule surprises. */
   readonly source: string;
   /**
-   * The fastest shape: writes the indices (into `ruleIds`) of the rules whose conditions hold to `matched`, which
-   * must have room for `ruleIds.length` entries, and returns how many it wrote. Throws where json-rules-engine's
-   * run would reject, and when some rules are interpreted.
+   * The keys (see `parameterizedFactKey`) of the window, change and rate facts the rules read, in the order
+   * `matchInto` expects their values in `derived`.
    */
-  matchInto(facts: Facts, matched: Uint32Array): number;
+  readonly derivedKeys: readonly string[];
+  /**
+   * The fastest shape: writes the indices (into `ruleIds`) of the rules whose conditions hold to `matched`, which
+   * must have room for `ruleIds.length` entries, and returns how many it wrote. The values of `derivedKeys` come in
+   * `derived` (a caller-owned array reused per message keeps the facts object small and fast for V8); without it
+   * they are read from `facts` under their keys. Throws where json-rules-engine's run would reject, and when some
+   * rules are interpreted.
+   */
+  matchInto(facts: Facts, matched: Uint32Array, derived?: ArrayLike<unknown>): number;
   /** `matchInto` as a set of rule ids. */
   matchSync(facts: Facts): Set<string>;
   /** Every rule, interpreted ones included; rejects where json-rules-engine's run would. */
@@ -79,12 +86,13 @@ export function compileRules(rules: readonly ConditionSet[], options: CompileOpt
   return new GeneratedRuleSet(compiled, interpreted);
 }
 
-type GeneratedMatcher = (facts: Facts, matched: Uint32Array) => number;
+type GeneratedMatcher = (facts: Facts, derived: ArrayLike<unknown>, matched: Uint32Array) => number;
 
 class GeneratedRuleSet implements CompiledRuleSet {
   readonly ruleIds: readonly string[];
   readonly interpretedRuleIds: readonly string[];
   readonly source: string;
+  readonly derivedKeys: readonly string[];
   private readonly match: GeneratedMatcher;
   private readonly interpreter: JsonRulesEngineEvaluator | undefined;
   private readonly scratch: Uint32Array;
@@ -95,6 +103,7 @@ class GeneratedRuleSet implements CompiledRuleSet {
   constructor(compiled: readonly ConditionSet[], interpreted: readonly ConditionSet[]) {
     const generator = new RuleSetGenerator();
     this.source = generator.generate(compiled);
+    this.derivedKeys = [...generator.derivedKeys.keys()];
     this.everyRunFails = generator.everyRunFails[0];
     this.match = new Function('hasOwn', 'passesNumberValidator', this.source)(
       Object.hasOwn,
@@ -107,13 +116,13 @@ class GeneratedRuleSet implements CompiledRuleSet {
     this.errorEventIndex = this.ruleIds.indexOf(eventEmitterErrorType);
   }
 
-  matchInto(facts: Facts, matched: Uint32Array): number {
+  matchInto(facts: Facts, matched: Uint32Array, derived?: ArrayLike<unknown>): number {
     if (this.interpreter) {
       throw new Error(
         `rules ${this.interpretedRuleIds.join(', ')} are left to json-rules-engine, which only answers asynchronously: use matchingRuleIds`,
       );
     }
-    return this.matchCompiled(facts, matched);
+    return this.matchCompiled(facts, matched, derived);
   }
 
   matchSync(facts: Facts): Set<string> {
@@ -127,11 +136,11 @@ class GeneratedRuleSet implements CompiledRuleSet {
   }
 
   /** The generated code plus json-rules-engine's run failures that do not depend on a single condition. */
-  private matchCompiled(facts: Facts, matched: Uint32Array): number {
+  private matchCompiled(facts: Facts, matched: Uint32Array, derived?: ArrayLike<unknown>): number {
     if (this.everyRunFails) throw new TypeError(this.everyRunFails);
     // Its run turns every key for...in yields into a Fact, whose constructor refuses an empty id.
     if ('' in facts) throw new Error('json-rules-engine refuses a fact with an empty name');
-    const count = this.match(facts, matched);
+    const count = this.match(facts, derived ?? this.derivedKeys.map((key) => facts[key]), matched);
     if (this.errorEventIndex !== -1 && matched.subarray(0, count).includes(this.errorEventIndex)) {
       throw new Error(
         `rule "${eventEmitterErrorType}" held: json-rules-engine's unheard "error" event rejects the run`,
@@ -277,6 +286,12 @@ class GeneratedFunction {
     });
   }
 
+  /** The value of derived fact `index` (a window, change or rate fact), read once per call. */
+  derivedInput(index: number): string {
+    const key = `#${index}`;
+    return this.variables.get(key) ?? this.declare(key, (variable) => `const ${variable} = d[${index}];`);
+  }
+
   convertsToString(input: string): void {
     this.converted.add(input);
   }
@@ -295,7 +310,7 @@ class GeneratedFunction {
       (input) => `if (typeof ${input} === "object" && ${input} !== null) String(${input});`,
     );
     return [
-      `function ${name}(f, matched, n) {`,
+      `function ${name}(f, d, matched, n) {`,
       ...this.statements,
       ...probes,
       ...this.checks,
@@ -323,6 +338,8 @@ function factRead(fact: string): string {
 
 class RuleSetGenerator {
   readonly everyRunFails: string[] = [];
+  /** Derived fact keys and their slots in `d`. */
+  readonly derivedKeys = new Map<string, number>();
   private readonly constants: string[] = [];
 
   generate(rules: readonly ConditionSet[]): string {
@@ -337,9 +354,9 @@ class RuleSetGenerator {
       '"use strict";',
       ...this.constants,
       ...functions.map((generated, index) => generated.source(names[index]!)),
-      'return function match(f, matched) {',
+      'return function match(f, d, matched) {',
       'let n = 0;',
-      ...names.map((name) => `n = ${name}(f, matched, n);`),
+      ...names.map((name) => `n = ${name}(f, d, matched, n);`),
       'return n;',
       '};',
     ].join('\n');
@@ -389,14 +406,16 @@ class RuleSetGenerator {
     if (typeof fact !== 'string' || !identifier.test(fact)) {
       throw refuse('fact', 'must be a plain identifier');
     }
-    let factKey = fact;
+    let derivedSlot: number | undefined;
     if (isParameterizedFact(fact)) {
       const read = readFactParams(fact, params);
       if ('problems' in read)
         throw refuse('params', read.problems.map((problem) => problem.message).join('; '));
       if (path !== undefined) throw refuse('path', 'a parameterized fact takes no path');
-      // Built from validated identifiers and numbers, and it enters the source only JSON-encoded.
-      factKey = parameterizedFactKey(read.params);
+      // Only the slot number enters the source; the key stays in `derivedKeys`.
+      const key = parameterizedFactKey(read.params);
+      derivedSlot = this.derivedKeys.get(key) ?? this.derivedKeys.size;
+      this.derivedKeys.set(key, derivedSlot);
     } else if (params !== undefined) {
       throw refuse('params', 'only the facts window, change and rate take params');
     }
@@ -409,7 +428,7 @@ class RuleSetGenerator {
     if (!segments) throw refuse('path', 'must be $ followed by .identifier segments');
     target.conditionCount++;
     return template(
-      target.input(factKey, segments),
+      derivedSlot === undefined ? target.input(fact, segments) : target.derivedInput(derivedSlot),
       value,
       this.emitterFor(target, `rule "${ruleId}" ${location}`),
     );
