@@ -68,7 +68,7 @@ function loadRuleLibrary(): Rule[] {
 
 /** Rules that read window, rate or change facts: what makes FactPlan keep per-vehicle windows and previous values. */
 function usesDerivedFacts(rule: Rule): boolean {
-  const plan = new FactPlan([rule]);
+  const plan = new FactPlan([rule], []);
   return plan.windows.length > 0 || plan.previousFields.length > 0;
 }
 

@@ -135,24 +135,46 @@ function ruleDocument(id: string, conditions: object): Rule {
   return validation.rule;
 }
 
+interface DerivedEvent {
+  /** The message as cep evaluates it: its own fields plus secondsSinceLastMessage. */
+  message: Facts;
+  /** Its window, change and rate values in the compiled set's `derivedKeys` slots, as `matchInto` takes them. */
+  slots: unknown[];
+  /** Message and derived values under their keys, as json-rules-engine's dynamic facts read them. */
+  keyed: Facts;
+}
+
 /**
  * What cep does before evaluating (StreamProcessor.evaluate): each message into its vehicle's windows, then the
- * derived facts written into a copy of it. Returns the copies from `from` on.
+ * derived facts worked out into slots beside a copy of it. Returns the events from `from` on.
  */
-function derivedFacts(plan: FactPlan, messages: readonly Facts[], from: number): Facts[] {
+function derivedEvents(
+  plan: FactPlan,
+  derivedKeys: readonly string[],
+  messages: readonly Facts[],
+  from: number,
+): DerivedEvent[] {
   const states = Array.from({ length: vehicleCount }, () => plan.newState());
   const previousTimes: Array<number | undefined> = new Array<number | undefined>(vehicleCount);
-  const derived: Facts[] = [];
+  const events: DerivedEvent[] = [];
   messages.forEach((message, index) => {
     const vehicle = index % vehicleCount;
     const time = Date.parse(message.ts as string);
     const facts = { ...message };
+    const slots: unknown[] = derivedKeys.map(() => undefined);
     plan.addToWindows(states[vehicle]!, time, facts);
-    plan.derive(states[vehicle]!, time, previousTimes[vehicle], facts);
+    plan.derive(states[vehicle]!, time, previousTimes[vehicle], facts, slots);
     previousTimes[vehicle] = time;
-    if (index >= from) derived.push(facts);
+    if (index < from) return;
+    const keyed = { ...facts, ...Object.fromEntries(derivedKeys.map((key, slot) => [key, slots[slot]])) };
+    events.push({ message: facts, slots, keyed });
   });
-  return derived;
+  return events;
+}
+
+function planFor(rules: Rule[]): { plan: FactPlan; derivedKeys: readonly string[] } {
+  const { derivedKeys } = compileRules(conditionSetsOf(rules));
+  return { plan: new FactPlan(rules, derivedKeys), derivedKeys };
 }
 
 /**
@@ -322,8 +344,12 @@ async function benchmark(
   const matched = new Uint32Array(rules.length);
   const firing = (matches: number, processed: number) => matches / processed / ruleCount;
   const sampleFrom = windowFillSeconds * vehicleCount;
-  const plan = new FactPlan(rules);
-  const events = derivedFacts(plan, messages, sampleFrom);
+  const plan = new FactPlan(rules, compiled.derivedKeys);
+  const derivedEventsOfSample = derivedEvents(plan, compiled.derivedKeys, messages, sampleFrom);
+  const events = derivedEventsOfSample.map((event) => event.keyed);
+  const plainMessages = derivedEventsOfSample.map((event) => event.message);
+  const slotsOf = derivedEventsOfSample.map((event) => event.slots);
+  const scratchSlots: unknown[] = compiled.derivedKeys.map(() => undefined);
 
   // FactPlan in the timed loop: fresh windows per pass through the sample, each message a copy without derived facts.
   const raw = messages.slice(sampleFrom).map((message) => ({ ...message }));
@@ -340,9 +366,9 @@ async function benchmark(
     const state = states[vehicle]!;
     const previous = previousTimes[vehicle]!;
     plan.addToWindows(state, time, facts);
-    plan.derive(state, time, Number.isNaN(previous) ? undefined : previous, facts);
+    plan.derive(state, time, Number.isNaN(previous) ? undefined : previous, facts, scratchSlots);
     previousTimes[vehicle] = time;
-    return compiled.matchInto(facts, matched);
+    return compiled.matchInto(facts, matched, scratchSlots);
   };
 
   const variants: Array<{
@@ -351,7 +377,12 @@ async function benchmark(
   }> = [
     {
       evaluator: 'compiled matchInto (indices)',
-      run: async (seconds) => measureSync((facts) => compiled.matchInto(facts, matched), events, seconds),
+      run: async (seconds) =>
+        measureSync(
+          (facts, index) => compiled.matchInto(facts, matched, slotsOf[index]),
+          plainMessages,
+          seconds,
+        ),
     },
     {
       evaluator: 'FactPlan + compiled matchInto',
@@ -433,14 +464,19 @@ function table(rows: Row[]): string {
 const random = seededRandom(20250101);
 const messages = telemetry(vehicleCount, windowFillSeconds + sampleSeconds);
 // Every window, rate and change the rules may read, worked out once to calibrate thresholds on.
-const catalogue = new FactPlan(
+const catalogue = planFor(
   [...windowReadings, ...rateAndChangeReadings].map((reading, index) =>
     ruleDocument(`catalogue-${index}`, { all: [{ ...leafOf(reading), operator: 'equal', value: 0 }] }),
   ),
 );
-const calibration = derivedFacts(catalogue, messages, windowFillSeconds * vehicleCount).filter(
-  (_, index) => index % 4 === 0,
-);
+const calibration = derivedEvents(
+  catalogue.plan,
+  catalogue.derivedKeys,
+  messages,
+  windowFillSeconds * vehicleCount,
+)
+  .filter((_, index) => index % 4 === 0)
+  .map((event) => event.keyed);
 const loadAtStart = loadavg();
 const rows: Row[] = [];
 const shapes: RuleSetShape[] = [];

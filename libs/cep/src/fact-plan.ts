@@ -83,11 +83,15 @@ export class FactPlan {
   }
 
   newState(): DerivedState {
+    // A vehicle under rules without windows or change/rate facts shares the empty ones: no typed array of its own.
+    if (this.windows.length === 0 && this.previousFields.length === 0) return this.stateless;
     return {
       windows: this.windows.map((spec) => new SlidingWindow(spec.sizeMs, spec.functions)),
       previous: new Float64Array(this.previousFields.length * 2).fill(Number.NaN),
     };
   }
+
+  private readonly stateless: DerivedState = { windows: [], previous: new Float64Array(0) };
 
   /** Adds a message's readings to the windows; out-of-order messages within lateness count too. */
   addToWindows(state: DerivedState, eventTime: number, facts: Facts): void {

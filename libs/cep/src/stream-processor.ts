@@ -14,7 +14,7 @@ import {
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint';
 import { DeadlineQueue } from './deadline-queue';
 import { FactPlan, type DerivedState } from './fact-plan';
-import { previousSampleOf, VehicleMinute, type PreviousSample } from './vehicle-minute';
+import { rememberSample, VehicleMinute, type PreviousSample } from './vehicle-minute';
 
 export interface StreamProcessorOptions {
   indices: Record<DatasetKey, DatasetNames>;
@@ -58,7 +58,8 @@ interface Position {
 }
 
 class PartitionState {
-  readonly vehicles = new Map<string, VehicleState>();
+  /** By fleet, then vehicle: vehicle ids are unique only within a fleet. */
+  readonly vehicles = new Map<string, Map<string, VehicleState>>();
   readonly absenceTimers = new DeadlineQueue<VehicleState>();
   readonly closingMinutes = new DeadlineQueue<VehicleState>();
   /** Offsets at which active alerts began: a rebuild must start at or before them to re-derive those alerts. */
@@ -196,7 +197,9 @@ export class StreamProcessor {
   /** Vehicles whose state is in memory. */
   get vehicleCount(): number {
     let count = 0;
-    for (const state of this.partitions.values()) count += state.vehicles.size;
+    for (const state of this.partitions.values()) {
+      for (const fleet of state.vehicles.values()) count += fleet.size;
+    }
     return count;
   }
 
@@ -244,7 +247,7 @@ export class StreamProcessor {
     const facts = telemetry as unknown as Facts;
     this.plan.derive(vehicle.derived, eventTime, vehicle.previous?.time, facts, this.derived);
     const harsh = vehicle.previous ? minute.addInterval(vehicle.previous, eventTime, telemetry) : false;
-    vehicle.previous = previousSampleOf(eventTime, telemetry, harsh);
+    vehicle.previous = rememberSample(vehicle.previous, eventTime, telemetry, harsh);
     vehicle.lastEventTime = eventTime;
 
     this.holds.fill(0);
@@ -359,8 +362,12 @@ export class StreamProcessor {
   }
 
   private vehicleOf(state: PartitionState, telemetry: TelemetryRecord): VehicleState {
-    const key = `${telemetry.fleetId}/${telemetry.vehicleId}`;
-    let vehicle = state.vehicles.get(key);
+    let fleet = state.vehicles.get(telemetry.fleetId);
+    if (!fleet) {
+      fleet = new Map();
+      state.vehicles.set(telemetry.fleetId, fleet);
+    }
+    let vehicle = fleet.get(telemetry.vehicleId);
     if (!vehicle) {
       vehicle = {
         fleetId: telemetry.fleetId,
@@ -372,7 +379,7 @@ export class StreamProcessor {
         minutes: [],
         queuedDeadline: undefined,
       };
-      state.vehicles.set(key, vehicle);
+      fleet.set(telemetry.vehicleId, vehicle);
     }
     return vehicle;
   }
@@ -380,15 +387,18 @@ export class StreamProcessor {
   /** Vehicles silent for longer than any rule or window looks back, with nothing active or open, cost nothing. */
   private evictIdleVehicles(state: PartitionState): void {
     const horizon = state.watermark - this.lookbackMs;
-    for (const [key, vehicle] of state.vehicles) {
-      if (
-        vehicle.lastEventTime < horizon &&
-        vehicle.minutes.length === 0 &&
-        vehicle.queuedDeadline === undefined &&
-        vehicle.alerts.states.every((rule) => rule === undefined)
-      ) {
-        state.vehicles.delete(key);
+    for (const [fleetId, fleet] of state.vehicles) {
+      for (const [vehicleId, vehicle] of fleet) {
+        if (
+          vehicle.lastEventTime < horizon &&
+          vehicle.minutes.length === 0 &&
+          vehicle.queuedDeadline === undefined &&
+          vehicle.alerts.states.every((rule) => rule === undefined)
+        ) {
+          fleet.delete(vehicleId);
+        }
       }
+      if (fleet.size === 0) state.vehicles.delete(fleetId);
     }
   }
 

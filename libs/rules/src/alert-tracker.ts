@@ -66,7 +66,7 @@ const maxLineage = 2;
  */
 export class AlertTracker {
   readonly rules: readonly TrackedRule[];
-  readonly absenceRules: readonly number[];
+  private readonly applicableLists = new Map<string, number[]>();
 
   /** `conditionSetIds`: the ids of the evaluated condition sets, in the order the evaluator reports them. */
   constructor(rules: readonly Rule[], conditionSetIds: readonly string[]) {
@@ -86,9 +86,6 @@ export class AlertTracker {
           thenIndex: conditionSetIds.indexOf(thenStepId(rule.id)),
         };
       });
-    this.absenceRules = this.rules.flatMap((tracked, index) =>
-      tracked.trigger === 'absence' ? [index] : [],
-    );
   }
 
   /** How far back in event time state can reach: what a rebuild must re-read. */
@@ -103,7 +100,19 @@ export class AlertTracker {
     const applicable = this.rules.flatMap((tracked, index) =>
       inScope(tracked.rule, fleetId, vehicleId) ? [index] : [],
     );
-    return { fleetId, vehicleId, applicable, states: new Array<RuleState | undefined>(this.rules.length) };
+    // Most vehicles share their list of applicable rules: one array for all of them, not one each.
+    const signature = applicable.join(',');
+    let shared = this.applicableLists.get(signature);
+    if (!shared) {
+      shared = applicable;
+      this.applicableLists.set(signature, shared);
+    }
+    return {
+      fleetId,
+      vehicleId,
+      applicable: shared,
+      states: new Array<RuleState | undefined>(this.rules.length),
+    };
   }
 
   /**
@@ -121,7 +130,12 @@ export class AlertTracker {
   ): void {
     for (const index of vehicle.applicable) {
       const tracked = this.rules[index]!;
-      const state = vehicle.states[index] ?? {};
+      const known = vehicle.states[index];
+      // An idle rule whose conditions do not hold stays idle: no state to make.
+      if (!known && !holds[tracked.conditionIndex] && !(tracked.thenIndex >= 0 && holds[tracked.thenIndex])) {
+        continue;
+      }
+      const state = known ?? {};
       if (tracked.trigger === 'absence') {
         if (state.active) out.push(this.clear(state, observation.eventTime));
       } else if (informs[tracked.conditionIndex] || (tracked.thenIndex >= 0 && informs[tracked.thenIndex])) {
