@@ -21,12 +21,15 @@ export interface WindowSpec {
 
 /** What the vehicle remembers between messages for the rules to read. */
 export interface DerivedState {
+  /** Views into `numbers`. */
   windows: SlidingWindow[];
   /**
-   * Latest in-order value of each `previousFields` entry at [2i] and its event time at [2i + 1], NaN until seen.
-   * Kept per field, so that a message without the field (a trouble-code message amid readings) changes nothing.
+   * Every number the vehicle keeps for its derived facts, in one typed array (each costs about 250 B of bookkeeping
+   * whatever its length): the windows' panes, then from `FactPlan.previousAt` the latest in-order value of each
+   * `previousFields` entry and its event time, NaN until seen. Kept per field, so that a message without the field
+   * (a trouble-code message amid readings) changes nothing.
    */
-  previous: Float64Array;
+  numbers: Float64Array;
 }
 
 /**
@@ -66,6 +69,10 @@ export class FactPlan {
       }
     }
     this.windows = [...windows.values()];
+    this.previousAt = this.windows.reduce(
+      (length, spec) => length + SlidingWindow.lengthFor(spec.sizeMs, spec.functions),
+      0,
+    );
     this.previousFields = [...new Set([...changes, ...rates])];
     const slotOf = (key: string) => derivedKeys.indexOf(key);
     this.changeSlots = this.previousFields.map((field) =>
@@ -85,13 +92,20 @@ export class FactPlan {
   newState(): DerivedState {
     // A vehicle under rules without windows or change/rate facts shares the empty ones: no typed array of its own.
     if (this.windows.length === 0 && this.previousFields.length === 0) return this.stateless;
-    return {
-      windows: this.windows.map((spec) => new SlidingWindow(spec.sizeMs, spec.functions)),
-      previous: new Float64Array(this.previousFields.length * 2).fill(Number.NaN),
-    };
+    const numbers = new Float64Array(this.previousAt + this.previousFields.length * 2);
+    numbers.fill(Number.NaN, this.previousAt);
+    let offset = 0;
+    const windows = this.windows.map((spec) => {
+      const window = new SlidingWindow(spec.sizeMs, spec.functions, 10, { buffer: numbers, offset });
+      offset += SlidingWindow.lengthFor(spec.sizeMs, spec.functions);
+      return window;
+    });
+    return { windows, numbers };
   }
 
-  private readonly stateless: DerivedState = { windows: [], previous: new Float64Array(0) };
+  private readonly stateless: DerivedState = { windows: [], numbers: new Float64Array(0) };
+  /** Where the previous values start in `DerivedState.numbers`: after every window. */
+  private readonly previousAt: number;
 
   /** Adds a message's readings to the windows; out-of-order messages within lateness count too. */
   addToWindows(state: DerivedState, eventTime: number, facts: Facts): void {
@@ -114,7 +128,8 @@ export class FactPlan {
   ): void {
     facts[secondsSinceLastMessage] =
       previousTime === undefined ? undefined : (eventTime - previousTime) / 1000;
-    const previous = state.previous;
+    const previous = state.numbers;
+    const at = this.previousAt;
     for (let index = 0; index < this.previousFields.length; index++) {
       const value = facts[this.previousFields[index]!];
       const changeSlot = this.changeSlots[index]!;
@@ -124,14 +139,14 @@ export class FactPlan {
         if (rateSlot >= 0) derived[rateSlot] = undefined;
         continue;
       }
-      const before = previous[2 * index]!;
-      const seconds = (eventTime - previous[2 * index + 1]!) / 1000;
+      const before = previous[at + 2 * index]!;
+      const seconds = (eventTime - previous[at + 2 * index + 1]!) / 1000;
       const change = Number.isNaN(before) ? undefined : value - before;
       if (changeSlot >= 0) derived[changeSlot] = change;
       if (rateSlot >= 0)
         derived[rateSlot] = change !== undefined && seconds > 0 ? change / seconds : undefined;
-      previous[2 * index] = value;
-      previous[2 * index + 1] = eventTime;
+      previous[at + 2 * index] = value;
+      previous[at + 2 * index + 1] = eventTime;
     }
     for (let index = 0; index < this.windows.length; index++) {
       const window = state.windows[index]!;

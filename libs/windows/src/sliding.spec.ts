@@ -232,3 +232,36 @@ class BruteForceWindow {
     return { value: answers[fn], magnitude };
   }
 }
+
+describe('SlidingWindow in shared storage', () => {
+  it('answers exactly as a window with its own array, its neighbours in the buffer untouched', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 5_000 }), fc.integer({ min: -100, max: 100 })), {
+          maxLength: 60,
+        }),
+        (events) => {
+          const functions = [...windowFunctions];
+          const length = SlidingWindow.lengthFor(1_000, functions, 5);
+          const buffer = new Float64Array(3 * length).fill(7);
+          const shared = new SlidingWindow(1_000, functions, 5, { buffer, offset: length });
+          const neighbour = new SlidingWindow(1_000, ['max'], 5, { buffer, offset: 0 });
+          const own = new SlidingWindow(1_000, functions, 5);
+          for (const [time, value] of events) {
+            expect(shared.add(time, value)).toBe(own.add(time, value));
+            neighbour.add(time, -value);
+          }
+          for (const fn of functions) expect(shared.value(fn, 5_000)).toEqual(own.value(fn, 5_000));
+          expect(buffer.subarray(2 * length).every((number) => number === 7)).toBe(true);
+        },
+      ),
+    );
+  });
+
+  it('refuses storage without room for it', () => {
+    const length = SlidingWindow.lengthFor(60_000, ['avg']);
+    expect(
+      () => new SlidingWindow(60_000, ['avg'], 10, { buffer: new Float64Array(length), offset: 1 }),
+    ).toThrow(RangeError);
+  });
+});

@@ -49,6 +49,22 @@ function layoutFor(paneMs: number, panes: number, requested: readonly WindowFunc
   return layout;
 }
 
+/** Where in a shared Float64Array a window keeps its numbers. */
+export interface WindowStorage {
+  buffer: Float64Array;
+  offset: number;
+}
+
+function paneMsOf(sizeMs: number, panes: number): number {
+  requirePositiveInteger('window size (ms)', sizeMs);
+  requirePositiveInteger('pane count', panes);
+  const paneMs = sizeMs / panes;
+  if (!Number.isInteger(paneMs)) {
+    throw new RangeError(`a ${sizeMs} ms window does not divide into ${panes} panes of whole milliseconds`);
+  }
+  return paneMs;
+}
+
 /** The window object itself on 64-bit V8 without pointer compression (Node's default): a header and two fields. */
 const objectBytes = 40;
 
@@ -69,19 +85,35 @@ const objectBytes = 40;
  */
 export class SlidingWindow {
   private readonly layout: Layout;
-  /** [newest pane index, then `panes` slots of `stride` columns], the slot of pane p being p mod panes. */
+  /**
+   * From `base`: [newest pane index, then `panes` slots of `stride` columns], the slot of pane p being p mod panes.
+   * Its own array, or a stretch of one the caller shares between several windows (a typed array costs about 250 B
+   * of bookkeeping whatever its length: one per vehicle rather than one per window).
+   */
   private readonly data: Float64Array;
+  private readonly base: number;
+  private readonly end: number;
 
-  constructor(sizeMs: number, functions: readonly WindowFunction[], panes = 10) {
-    requirePositiveInteger('window size (ms)', sizeMs);
-    requirePositiveInteger('pane count', panes);
-    const paneMs = sizeMs / panes;
-    if (!Number.isInteger(paneMs)) {
-      throw new RangeError(`a ${sizeMs} ms window does not divide into ${panes} panes of whole milliseconds`);
+  /** How many numbers a window of this configuration keeps: the room to give it in shared storage. */
+  static lengthFor(sizeMs: number, functions: readonly WindowFunction[], panes = 10): number {
+    return 1 + panes * layoutFor(paneMsOf(sizeMs, panes), panes, functions).stride;
+  }
+
+  constructor(sizeMs: number, functions: readonly WindowFunction[], panes = 10, storage?: WindowStorage) {
+    this.layout = layoutFor(paneMsOf(sizeMs, panes), panes, functions);
+    const length = 1 + panes * this.layout.stride;
+    if (
+      storage &&
+      (!Number.isInteger(storage.offset) ||
+        storage.offset < 0 ||
+        storage.offset + length > storage.buffer.length)
+    ) {
+      throw new RangeError(`the storage has no room for ${length} numbers at ${storage.offset}`);
     }
-    this.layout = layoutFor(paneMs, panes, functions);
-    this.data = new Float64Array(1 + panes * this.layout.stride);
-    this.data[0] = -Infinity;
+    this.data = storage?.buffer ?? new Float64Array(length);
+    this.base = storage?.offset ?? 0;
+    this.end = this.base + length;
+    this.data[this.base] = -Infinity;
   }
 
   /**
@@ -92,14 +124,14 @@ export class SlidingWindow {
     if (!Number.isFinite(time) || !Number.isFinite(value)) return false;
     const { data } = this;
     const pane = Math.floor(time / this.layout.paneMs);
-    const newest = data[0];
+    const newest = data[this.base];
     if (pane <= newest - this.layout.panes) return false;
     if (pane > newest) {
       // Empty the slots of the panes entering the ring once here, rather than check every slot's pane on each read.
       for (let entering = Math.max(newest + 1, pane - this.layout.panes + 1); entering <= pane; entering++) {
         data[this.slotOf(entering)] = 0;
       }
-      data[0] = pane;
+      data[this.base] = pane;
     }
     const slot = this.slotOf(pane);
     const count = data[slot] + 1;
@@ -116,7 +148,7 @@ export class SlidingWindow {
       throw new Error(`this window was built for ${[...layout.functions].join(', ')}, not ${fn}`);
     }
     const nowPane = Math.floor(now / layout.paneMs);
-    const newest = this.data[0];
+    const newest = this.data[this.base];
     const from = Math.max(nowPane, newest) - layout.panes + 1;
     const to = Math.min(nowPane, newest);
     switch (fn) {
@@ -146,20 +178,20 @@ export class SlidingWindow {
     }
   }
 
-  /** The Float64Array's contents and this object; not the engine's bookkeeping for the array and its buffer. */
+  /** The numbers this window keeps and this object; not the engine's bookkeeping for a typed array of its own. */
   stateBytes(): number {
-    return this.data.byteLength + objectBytes;
+    return (this.end - this.base) * Float64Array.BYTES_PER_ELEMENT + objectBytes;
   }
 
   private slotOf(pane: number): number {
     const { panes } = this.layout;
-    return 1 + (((pane % panes) + panes) % panes) * this.layout.stride;
+    return this.base + 1 + (((pane % panes) + panes) % panes) * this.layout.stride;
   }
 
   /** The slot of the pane after the one in `slot`: cheaper than slotOf when walking the ring. */
   private nextSlot(slot: number): number {
     const next = slot + this.layout.stride;
-    return next < this.data.length ? next : 1;
+    return next < this.end ? next : this.base + 1;
   }
 
   private startPane(slot: number, time: number, value: number): void {
