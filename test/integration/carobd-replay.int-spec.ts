@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
-import { Kafka, logLevel } from 'kafkajs';
+import { AssignerProtocol, Kafka, logLevel, type Admin } from 'kafkajs';
 import mqtt from 'mqtt';
 import { consumerGroupId, topicNames, type AlertMessage, type TelemetryRecord } from '@fleetlog/contracts';
 import { AppFleet } from '../support/app-fleet';
@@ -18,15 +18,17 @@ import {
   type ExpectedAlert,
   type ReferenceRule,
 } from '../support/carobd-reference';
-import { readTopic, readTopicToEnd, type ReadRecord } from '../support/kafka-reader';
+import { openTransactionTails, readTopic, readTopicToEnd, type ReadRecord } from '../support/kafka-reader';
 
 /**
  * Real drives of a real car (carOBD: a 2014 Toyota Etios, ~2 readings a second) replayed through the whole
  * pipeline, device → Mosquitto → gateway → Kafka → cep → Elasticsearch and fleet.alerts, against alerts and
  * per-vehicle minute aggregates that this file works out from the CSV rows on its own (../support/carobd-reference):
- * once straight through, once with cep killed with SIGKILL halfway and restarted. Each run has its own namespace.
+ * once straight through, once with cep killed with SIGKILL halfway and restarted, once with two cep instances sharing
+ * the partitions and one of them killed for good. Each run has its own namespace.
  *
- * The replay is in the log before cep starts, and the gateway is stopped (its broker session ended) by then. Event
+ * The replay is in the log before cep starts (or, for the two instances, before cep can read any of it; see there),
+ * and the gateway is stopped (its broker session ended) by then. Event
  * times are hours old, and cep lets the wall clock advance the watermark of a partition it has read to the end: a
  * cep reading along while the replay is still arriving would see the rest as late. Likewise, the gateway of every
  * namespace subscribes to all devices (fleet/+/+/+), so what another test run publishes meanwhile lands in this
@@ -95,11 +97,11 @@ describe('carOBD drives replayed through the pipeline', () => {
     apps: AppFleet;
   }
 
-  const newRun = (): Run => {
+  const newRun = (fleetId = `fleet-${randomBytes(3).toString('hex')}`): Run => {
     const namespace = `carobd-${randomBytes(4).toString('hex')}`;
     const run = {
       namespace,
-      fleetId: `fleet-${randomBytes(3).toString('hex')}`,
+      fleetId,
       apps: new AppFleet(namespace),
     };
     runs.push(run);
@@ -222,6 +224,219 @@ describe('carOBD drives replayed through the pipeline', () => {
     const results = await settledResults(run);
     expectResultsOfTheReplay(run, results);
   });
+
+  it('yields the identical set when two cep instances share the partitions and one is SIGKILLed', async () => {
+    const run = newRun();
+    // cep reads the whole log in about a second: a second instance joining the group after the first has started
+    // would find the work done. So both join while the log is still empty, and the replay goes through a gateway of
+    // a namespace of its own (same fleet) and is then copied, each drive in order, into this namespace's log in one
+    // Kafka transaction: cep reads read_committed, so the whole replay appears to it at once.
+    const staging = newRun(run.fleetId);
+    await replayIntoLog(staging);
+    const labels = ['cep-a', 'cep-b'];
+    const ceps = await Promise.all(
+      labels.map((label) =>
+        run.apps.launch('cep', { ...cepEnv(run), CEP_INSTANCE_ID: `${run.namespace}-${label}` }, { label }),
+      ),
+    );
+    const cepOf = (label: string) => ceps[labels.indexOf(label)]!;
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const split = await groupSettled(
+        admin,
+        run,
+        (members) => members.length === 2 && members.every(({ partitions }) => partitions.length === 3),
+        30_000,
+      );
+      process.stdout.write(`${run.namespace}: the group split the partitions ${JSON.stringify(split)}\n`);
+
+      // Each drive on a partition of its own, spread over both instances (drive1 and drive6 on one, drive3 on the
+      // other), so that both have work and the survivor holds state of its own when it takes over; the gateway's
+      // partitioner, hashing the random vehicle ids, may as well have put all of them on one instance's partitions.
+      const partitionOf = new Map(
+        drives.map(({ vehicleId }, index) => [
+          vehicleId,
+          split[index % split.length]!.partitions[Math.floor(index / split.length)]!,
+        ]),
+      );
+      process.stdout.write(
+        `${run.namespace}: drives copied to partitions ${JSON.stringify([...partitionOf])}\n`,
+      );
+      const ends = await copyIntoLog(staging, run, admin, (vehicleId) => partitionOf.get(vehicleId)!);
+      // Partway: once an instance has committed part of one of its partitions, with the rest still to do. The
+      // survivor must then rebuild that partition's windows, open minutes and alert state from the checkpoint the
+      // killed one committed, re-reading records it must not emit again, and carry on from the committed offset.
+      const telemetryTopic = topicNames(run.namespace).telemetry;
+      const groupId = consumerGroupId(run.namespace, 'cep-v1');
+      let midPartition: number | undefined;
+      for (const deadline = Date.now() + 15_000; midPartition === undefined;) {
+        if (Date.now() > deadline)
+          throw new Error(
+            `cep committed no partition partway: ${JSON.stringify(await committedOffsets(run))}`,
+          );
+        const [committed] = await admin.fetchOffsets({ groupId, topics: [telemetryTopic] });
+        midPartition = committed!.partitions.find(
+          ({ partition, offset }) => BigInt(offset) > 0n && BigInt(offset) < (ends.get(partition) ?? 0n),
+        )?.partition;
+        if (midPartition === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const victim = split.find(({ partitions }) => partitions.includes(midPartition!))!;
+      const survivor = split.find((member) => member !== victim)!;
+      cepOf(victim.label).child.kill('SIGKILL');
+      await cepOf(victim.label).exited;
+      const killedAt = Date.now();
+      const stored = await storedTelemetry(run);
+      process.stdout.write(
+        `${run.namespace}: ${victim.label} (partitions ${victim.partitions}) killed on partition ${midPartition} ` +
+          `with ${stored} of ${schedule.length} records stored; committed offsets then: ` +
+          `${JSON.stringify(await committedOffsets(run))}\n`,
+      );
+
+      // Not restarted: the group drops the killed member once its session times out, and the survivor takes over.
+      await groupSettled(
+        admin,
+        run,
+        (members) =>
+          members.length === 1 && members[0]!.label === survivor.label && members[0]!.partitions.length === 6,
+        60_000,
+      );
+      process.stdout.write(
+        `${run.namespace}: ${survivor.label} owns all partitions ${Date.now() - killedAt} ms after the kill\n`,
+      );
+      // A transaction the killed instance left open on fleet.alerts hides, from read_committed readers, every record
+      // after its own on those partitions until the broker aborts it on its timeout.
+      for (
+        let tails = await openTransactionTails(topicNames(run.namespace).alerts, 10_000);
+        tails.length > 0;
+      ) {
+        if (Date.now() > killedAt + 80_000)
+          throw new Error(
+            `fleet.alerts: transactions still open 80 s after the kill: ${JSON.stringify(tails)}`,
+          );
+        process.stdout.write(
+          `${run.namespace}: open transactions on fleet.alerts: ${JSON.stringify(tails)}\n`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 2_000));
+        tails = await openTransactionTails(topicNames(run.namespace).alerts, 10_000);
+      }
+    } finally {
+      await admin.disconnect();
+    }
+
+    const results = await settledResults(run);
+    expectResultsOfTheReplay(run, results);
+    checkLog(run, await readTopicToEnd(topicNames(run.namespace).telemetry, 30_000));
+  });
+
+  interface GroupMember {
+    /** The cep instance, as its "partition assigned" log lines tell. */
+    label: string;
+    partitions: number[];
+  }
+
+  /**
+   * The telemetry partitions of the run's cep group per member, once the group is stable, `settled` holds, and each
+   * member's partitions are all ones its cep instance was the last to log as assigned: kafkajs names both instances
+   * alike (clientId fleetlog-cep-v1), so the log lines tell which process a member is.
+   */
+  async function groupSettled(
+    admin: Admin,
+    run: Run,
+    settled: (members: GroupMember[]) => boolean,
+    timeoutMs: number,
+  ): Promise<GroupMember[]> {
+    const topic = topicNames(run.namespace).telemetry;
+    const groupId = consumerGroupId(run.namespace, 'cep-v1');
+    let seen = '';
+    for (const deadline = Date.now() + timeoutMs; Date.now() < deadline;) {
+      const {
+        groups: [group],
+      } = await admin.describeGroups([groupId]);
+      const owners = new Map<number, string>();
+      for (const line of run.apps.output) {
+        const [, label, json] = /^(cep-\w+): (\{.*\})$/.exec(line) ?? [];
+        if (!label || !json) continue;
+        const entry = JSON.parse(json) as { msg?: string; partition?: number };
+        if (entry.msg === 'partition assigned') owners.set(entry.partition!, label);
+      }
+      const members = group!.members.map(({ memberAssignment }) => {
+        const partitions = [
+          ...(AssignerProtocol.MemberAssignment.decode(memberAssignment)?.assignment[topic] ?? []),
+        ];
+        partitions.sort((a, b) => a - b);
+        const labels = new Set(partitions.map((partition) => owners.get(partition)));
+        return { label: labels.size === 1 ? ([...labels][0] ?? '?') : '?', partitions };
+      });
+      seen = `${group!.state} ${JSON.stringify(members)}`;
+      const distinct = new Set(members.map(({ label }) => label)).size === members.length;
+      if (
+        group!.state === 'Stable' &&
+        distinct &&
+        members.every(({ label }) => label !== '?') &&
+        settled(members)
+      )
+        return members;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    throw new Error(`${groupId} not as expected within ${timeoutMs} ms; last seen: ${seen}`);
+  }
+
+  /**
+   * Copies the run's own records from one namespace's telemetry log into another's, in their order, each vehicle's
+   * to the partition `partitionOf` says, in one transaction. Resolves once read_committed readers can see them, with
+   * the end of each partition then (past the commit marker).
+   */
+  async function copyIntoLog(
+    from: Run,
+    to: Run,
+    admin: Admin,
+    partitionOf: (vehicleId: string) => number,
+  ): Promise<Map<number, bigint>> {
+    const topic = topicNames(to.namespace).telemetry;
+    const records = (await readTopicToEnd(topicNames(from.namespace).telemetry, 30_000))
+      .map((record) => ({ ...record, telemetry: JSON.parse(record.value.toString()) as TelemetryRecord }))
+      .filter(({ telemetry }) => telemetry.fleetId === from.fleetId)
+      .sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)))
+      .map(({ telemetry, key, value }) => ({ partition: partitionOf(telemetry.vehicleId), key, value }));
+    const producer = kafka.producer({
+      transactionalId: `${to.namespace}-replay`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await producer.connect();
+    try {
+      const transaction = await producer.transaction();
+      try {
+        // In slices: a drive's records in one request would make a record batch past the broker's 1 MB limit.
+        for (let at = 0; at < records.length; at += 500) {
+          await transaction.send({
+            topic,
+            messages: records
+              .slice(at, at + 500)
+              .map(({ partition, key, value }) => ({ partition, key, value })),
+          });
+        }
+        await transaction.commit();
+      } catch (error) {
+        await transaction.abort().catch(() => undefined);
+        throw error;
+      }
+    } finally {
+      await producer.disconnect();
+    }
+    // The commit returns before the broker has written the markers: until then the last stable offsets stay put.
+    const counts = new Map<number, bigint>();
+    for (const { partition } of records) counts.set(partition, (counts.get(partition) ?? 0n) + 1n);
+    for (const deadline = Date.now() + 10_000; ;) {
+      const ends = new Map(
+        (await admin.fetchTopicOffsets(topic)).map(({ partition, high }) => [partition, BigInt(high)]),
+      );
+      if ([...counts].every(([partition, count]) => (ends.get(partition) ?? 0n) > count)) return ends;
+      if (Date.now() > deadline) throw new Error(`${topic}: the copy not visible within 10 s: ${[...ends]}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
 
   /** Publishes the replay through the run's own gateway, then stops it, so that the log holds what it will hold. */
   async function replayIntoLog(run: Run): Promise<void> {

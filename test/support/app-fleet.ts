@@ -16,7 +16,8 @@ export class AppFleet {
   async launch(
     name: AppName,
     env: NodeJS.ProcessEnv,
-    options: { waitUntilReady?: boolean } = {},
+    /** `label` names the app in `output` (its name by default): to tell apart two instances of one app. */
+    options: { waitUntilReady?: boolean; label?: string } = {},
   ): Promise<AppProcess> {
     const port = await freePort();
     const app = startApp(
@@ -29,7 +30,7 @@ export class AppFleet {
         GATEWAY_SESSION_EXPIRY_S: '300',
         ...env,
       },
-      (line) => this.output.push(`${name}: ${line}`),
+      (line) => this.output.push(`${options.label ?? name}: ${line}`),
     );
     this.apps.push(app);
     if (options.waitUntilReady ?? true) await waitUntilReady(app, `http://127.0.0.1:${port}/health`);

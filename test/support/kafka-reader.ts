@@ -101,3 +101,59 @@ export async function readTopicToEnd(topic: string, timeoutMs: number): Promise<
     await consumer.disconnect();
   }
 }
+
+export interface OpenTransactionTail {
+  partition: number;
+  /** Where a read_committed reader stops: the partition's last stable offset. */
+  stable: string;
+  /** The end of the partition's log, uncommitted records included: its high watermark. */
+  end: string;
+}
+
+/**
+ * Partitions of the topic with a transaction open on them: a read_committed reader (readTopicToEnd, cep) sees nothing
+ * there past the transaction's first record until the transaction is committed or aborted, the latter by the broker
+ * once its timeout has passed (kafkajs' default: 60 s) should its producer be dead. kafkajs' admin answers offsets
+ * read_committed, i.e. last stable offsets; the high watermarks come from a read_uncommitted fetch.
+ */
+export async function openTransactionTails(topic: string, timeoutMs: number): Promise<OpenTransactionTail[]> {
+  const kafka = new Kafka({ brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const stable = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
+  const consumer = kafka.consumer({
+    groupId: `test-reader-${randomBytes(4).toString('hex')}`,
+    maxWaitTimeInMs: 100,
+    readUncommitted: true,
+  });
+  const ends = new Map<number, string>();
+  let fetches = 0;
+  let done: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  // From the beginning, the first fetch returns records of every partition holding any, uncommitted ones included;
+  // the next fetch starts only once those batches are through.
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) =>
+    ends.set(payload.partition, String(payload.highWatermark)),
+  );
+  consumer.on(consumer.events.FETCH_START, () => {
+    if (++fetches >= 2 && stable.every(({ partition, high }) => high === '0' || ends.has(partition))) done();
+  });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ eachBatch: async () => undefined });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>(
+      (resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)),
+    );
+    const outcome = await Promise.race([finished, timedOut]);
+    clearTimeout(timer);
+    if (outcome === 'timeout')
+      throw new Error(`${topic}: high watermarks not fetched within ${timeoutMs} ms`);
+    return stable
+      .map(({ partition, high }) => ({ partition, stable: high, end: ends.get(partition) ?? high }))
+      .filter(({ stable: at, end }) => BigInt(end) > BigInt(at));
+  } finally {
+    await consumer.disconnect();
+  }
+}
