@@ -14,7 +14,7 @@ export function createKafka(brokers: string[], clientId: string, logger: Logger)
   const toPino: logCreator =
     () =>
     ({ level, log: { message, ...extra } }) =>
-      log[pinoLevels[level] ?? 'info'](extra, message);
+      log[retriedByUs(extra) ? 'debug' : (pinoLevels[level] ?? 'info')](extra, message);
   return new Kafka({
     clientId,
     brokers,
@@ -22,6 +22,17 @@ export function createKafka(brokers: string[], clientId: string, logger: Logger)
     logCreator: toPino,
     retry: { initialRetryTime: 200, retries: 10 },
   });
+}
+
+/**
+ * kafkajs logs at error level every CONCURRENT_TRANSACTIONS answer (a transaction begun while the broker still writes
+ * the previous one's markers), which it does not retry itself; BatchConsumer retries those, so they are not errors.
+ */
+function retriedByUs(extra: Record<string, unknown>): boolean {
+  return (
+    typeof extra.error === 'string' &&
+    extra.error.includes('another concurrent operation on the same transaction')
+  );
 }
 
 /**
