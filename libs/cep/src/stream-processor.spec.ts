@@ -228,6 +228,17 @@ describe('StreamProcessor', () => {
     expect(second.advanceClock(t0 + 80_000, [0]).alerts).toEqual([]);
   });
 
+  it('forgets a vehicle silent for longer than the lookback, also while its partition is still catching up', () => {
+    const processor = new StreamProcessor([overspeed], options);
+    processor.process(new Log().drive(0, [50]).drive(0, [50], 'van-2').records);
+    expect(processor.vehicleCount).toBe(2);
+    const lookbackSeconds = processor.lookbackMs / 1000;
+    const busy = new Log();
+    for (let second = 1; second < lookbackSeconds + 130; second += 10) busy.add(second, { speedKph: 60 });
+    processor.process(busy.records);
+    expect(processor.vehicleCount).toBe(1);
+  });
+
   it('reports records it cannot read instead of failing the batch', () => {
     const processor = new StreamProcessor([overspeed], options);
     const garbage = { topic: 't', partition: 0, offset: '0', key: undefined, value: Buffer.from('{') };

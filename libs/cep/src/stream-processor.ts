@@ -67,6 +67,7 @@ class PartitionState {
   readonly positions: Position[] = [];
   maxEventTime = -Infinity;
   watermark = -Infinity;
+  nextEvictionAt = -Infinity;
 
   constructor(
     /** Records below this offset were fully processed by a previous owner: replay them silently. */
@@ -77,6 +78,9 @@ class PartitionState {
     readonly restoredCheckpoint: string | undefined,
   ) {}
 }
+
+/** How often, in event time, a partition looks for vehicles it can forget. */
+const evictionIntervalMs = 60_000;
 
 /** What to do with one output: emit it, or only let it shape the state because a previous owner emitted it. */
 type Emit = boolean;
@@ -174,7 +178,6 @@ export class StreamProcessor {
       const state = this.partitions.get(partition);
       if (!state) continue;
       this.advanceWatermark(state, now - this.options.allowedLatenessMs, true, batch);
-      this.evictIdleVehicles(state);
     }
     return batch;
   }
@@ -282,6 +285,11 @@ export class StreamProcessor {
   ): void {
     if (watermark <= state.watermark) return;
     state.watermark = watermark;
+    // Also while a partition is far behind (a replay of months): vehicles that fell silent must not pile up.
+    if (watermark >= state.nextEvictionAt) {
+      this.evictIdleVehicles(state);
+      state.nextEvictionAt = watermark + evictionIntervalMs;
+    }
     for (let due = state.absenceTimers.popDue(watermark); due; due = state.absenceTimers.popDue(watermark)) {
       const vehicle = due.item;
       vehicle.queuedDeadline = undefined;
