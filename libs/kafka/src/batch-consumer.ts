@@ -78,7 +78,7 @@ interface OwnedPartition extends TopicPartition {
   committedAtAssignment: bigint;
   lastCommitted: bigint | undefined;
   /** A rebuild seek was asked for: drop fetched batches until one comes from it. */
-  seekingTo: bigint | undefined;
+  awaitingSeek: boolean;
   caughtUp: boolean;
 }
 
@@ -202,7 +202,7 @@ export class BatchConsumer {
         ready,
         committedAtAssignment: -1n,
         lastCommitted: undefined,
-        seekingTo: undefined,
+        awaitingSeek: false,
         caughtUp: false,
       });
     }
@@ -223,7 +223,7 @@ export class BatchConsumer {
         owned.lastCommitted = hasCommit ? BigInt(offset) : undefined;
         const rebuildFrom = hooks.assigned({ topic, partition }, hasCommit ? offset : undefined, metadata);
         if (rebuildFrom !== undefined && hasCommit && BigInt(rebuildFrom) < BigInt(offset)) {
-          owned.seekingTo = BigInt(rebuildFrom);
+          owned.awaitingSeek = true;
           this.consumer.seek({ topic, partition, offset: rebuildFrom });
         }
       }
@@ -234,11 +234,11 @@ export class BatchConsumer {
     const { batch } = payload;
     const owned = this.owned.get(keyOf(batch));
     await owned?.ready;
-    if (owned && owned.seekingTo !== undefined) {
+    if (owned?.awaitingSeek) {
       // Fetched from the committed offset before the rebuild seek took effect: kafkajs fetches again from the
       // seek once this returns without resolving anything.
       const fromSeek = BigInt(batch.firstOffset() ?? batch.lastOffset()) < owned.committedAtAssignment;
-      owned.seekingTo = undefined;
+      owned.awaitingSeek = false;
       if (!fromSeek) return;
     }
     if (batch.messages.length === 0) return;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { AlertLineage, AlertMessage } from '@fleetlog/contracts';
 import { parseDuration } from './duration';
 import { thenStepId, type Facts } from './condition-evaluator';
-import type { Rule } from './rule-schema';
+import { triggerOf, type Rule, type RuleTrigger } from './rule-schema';
 
 export interface Observation {
   vehicleId: string;
@@ -44,7 +44,7 @@ export interface VehicleAlerts {
 
 interface TrackedRule {
   rule: Rule;
-  trigger: 'for' | 'count' | 'then' | 'absence';
+  trigger: RuleTrigger;
   /** `for`, `count.within`, `then.within` or `absence`, in ms. */
   spanMs: number;
   cooldownMs: number;
@@ -73,7 +73,7 @@ export class AlertTracker {
     this.rules = rules
       .filter((rule) => rule.enabled)
       .map((rule) => {
-        const trigger = rule.absence ? 'absence' : rule.count ? 'count' : rule.then ? 'then' : 'for';
+        const trigger = triggerOf(rule);
         const span = rule.absence ?? rule.count?.within ?? rule.then?.within ?? rule.for;
         return {
           rule,

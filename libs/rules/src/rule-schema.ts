@@ -174,8 +174,12 @@ const ruleFields = {
   message: z.string().min(1).max(500),
 };
 
-/** Which temporal operator a rule uses; `for` may be "0s". */
+/** Which temporal operator a rule uses; a rule without one raises as soon as its conditions hold (`for` of 0). */
 export type RuleTrigger = 'for' | 'count' | 'then' | 'absence';
+
+export function triggerOf(rule: Pick<Rule, 'absence' | 'count' | 'then'>): RuleTrigger {
+  return rule.absence ? 'absence' : rule.count ? 'count' : rule.then ? 'then' : 'for';
+}
 
 export const ruleSchema = z.strictObject(ruleFields).superRefine((rule, context) => {
   const triggers = (['count', 'then', 'absence'] as const).filter((key) => rule[key] !== undefined);
