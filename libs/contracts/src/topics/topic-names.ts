@@ -5,6 +5,8 @@ export const baseTopicNames = {
   alerts: 'fleet.alerts',
   webhookDeadLetters: 'fleet.webhooks.dlq',
   documentDeadLetters: 'fleet.documents.dlq',
+  rules: 'fleet.rules',
+  webhookTargets: 'fleet.webhooks.targets',
 } as const;
 
 export type TopicKey = keyof typeof baseTopicNames;
@@ -16,6 +18,8 @@ export interface TopicSpec {
 }
 
 const keepForever = { name: 'retention.ms', value: '-1' };
+/** Latest record per key, kept forever: the topic is the current table of rules or targets, readable from offset 0. */
+const compacted = [{ name: 'cleanup.policy', value: 'compact' }, keepForever];
 
 /**
  * The telemetry topic is the system of record (Kappa): it is never expired, and replays read it from offset 0.
@@ -27,6 +31,8 @@ export const topicSpecs: Record<TopicKey, TopicSpec> = {
   alerts: { numPartitions: 3, configEntries: [keepForever] },
   webhookDeadLetters: { numPartitions: 1, configEntries: [keepForever] },
   documentDeadLetters: { numPartitions: 1, configEntries: [keepForever] },
+  rules: { numPartitions: 1, configEntries: compacted },
+  webhookTargets: { numPartitions: 1, configEntries: compacted },
 };
 
 export function topicNames(namespace: string): TopicNames {
