@@ -2,3 +2,4 @@ export * from './batch-consumer';
 export * from './batching-publisher';
 export * from './kafka-client';
 export * from './topics';
+export * from './compacted-topic-table';
