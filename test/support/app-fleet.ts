@@ -16,10 +16,13 @@ export class AppFleet {
   async launch(
     name: AppName,
     env: NodeJS.ProcessEnv,
-    /** `label` names the app in `output` (its name by default): to tell apart two instances of one app. */
-    options: { waitUntilReady?: boolean; label?: string } = {},
+    /**
+     * `label` names the app in `output` (its name by default): to tell apart two instances of one app. `port` is its
+     * HTTP port (a free one by default), for a test that reads its metrics.
+     */
+    options: { waitUntilReady?: boolean; label?: string; port?: number } = {},
   ): Promise<AppProcess> {
-    const port = await freePort();
+    const port = options.port ?? (await freePort());
     const app = startApp(
       name,
       {

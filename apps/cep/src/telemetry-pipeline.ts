@@ -3,7 +3,7 @@ import { Client } from '@elastic/elasticsearch';
 import type { Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { StreamProcessor } from '@fleetlog/cep';
+import { StreamProcessor, type ProcessedBatch } from '@fleetlog/cep';
 import type { AlertMessage, DocumentDeadLetter } from '@fleetlog/contracts';
 import { APP_CONFIG, type CepConfig } from '@fleetlog/config';
 import { consumerGroupId, topicNames } from '@fleetlog/contracts';
@@ -22,9 +22,11 @@ import {
   type ConsumedRecord,
   type OutboundRecord,
   type PartitionStateHooks,
+  type TopicPartition,
 } from '@fleetlog/kafka';
 import { HealthRegistry, LOGGER } from '@fleetlog/observability';
-import { loadRuleDirectory } from './rule-directory';
+import type { Rule } from '@fleetlog/rules';
+import { RuleCatalog } from './rule-catalog';
 
 /**
  * fleet.telemetry → StreamProcessor → Elasticsearch and fleet.alerts. A batch's documents are stored first (ids
@@ -41,6 +43,7 @@ export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationS
   private readonly consumer: BatchConsumer;
   private readonly producer: Producer;
   private readonly writer: BulkWriter;
+  private readonly catalog: RuleCatalog;
   private processor: StreamProcessor | undefined;
   private clock: NodeJS.Timeout | undefined;
   private readonly consumed: Counter;
@@ -72,6 +75,14 @@ export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationS
       partitionState: this.partitionState(),
       transactionalProducer: this.producer,
     });
+    this.catalog = new RuleCatalog(
+      this.kafka,
+      this.topics.rules,
+      `${groupId}-rules`,
+      logger,
+      metrics,
+      (rules) => void this.applyRules(rules),
+    );
 
     health.register('kafka-consumer', () => this.consumer.ready);
     health.register('elasticsearch', () => elasticsearchAnswers(this.elasticsearch));
@@ -108,7 +119,8 @@ export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationS
 
   async onApplicationBootstrap(): Promise<void> {
     const { FLEETLOG_NAMESPACE: namespace, CEP_JOB_VERSION: version, RULES_DIR: rulesDir } = this.config;
-    const rules = await loadRuleDirectory(rulesDir);
+    await ensureTopics(this.kafka, this.topics);
+    const rules = await this.catalog.start(rulesDir);
     const indices = datasetNames(namespace, version);
     this.processor = new StreamProcessor(rules, {
       indices,
@@ -116,7 +128,6 @@ export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationS
       aggregateWindowMs: this.config.CEP_AGGREGATE_WINDOW_MS,
       maxRebuildMs: this.config.CEP_MAX_REBUILD_MS,
     });
-    await ensureTopics(this.kafka, this.topics);
     await provisionIndices(this.elasticsearch, namespace, version);
     await this.producer.connect();
     await this.consumer.start((records) => this.handle(records));
@@ -136,6 +147,7 @@ export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationS
 
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.clock);
+    await this.catalog.stop();
     await this.consumer.stop();
     await this.producer.disconnect();
     await this.elasticsearch.close();
@@ -177,19 +189,46 @@ export class TelemetryPipeline implements OnApplicationBootstrap, OnApplicationS
         Date.now(),
         caughtUp.map(({ partition }) => partition),
       );
-      if (processed.writes.length === 0) return;
-      try {
-        const rejected = await this.writer.write(processed.writes);
-        await this.consumer.commitOutside(caughtUp, [
-          ...this.announce(processed.alerts),
-          ...this.park(rejected),
-        ]);
-      } catch (error) {
-        // The timers fired in memory only: rebuild so that they fire again.
-        this.logger.warn({ err: error }, 'storing what the clock fired failed; rebuilding those partitions');
-        for (const partition of caughtUp) this.consumer.rebuild(partition);
-      }
+      await this.storeOutsideBatch(processed, caughtUp, 'what the clock fired');
     });
+  }
+
+  /** A change on fleet.rules, applied between two batches: no restart, and vehicles keep what they learnt. */
+  private async applyRules(rules: Rule[]): Promise<void> {
+    await this.consumer.exclusive(async () => {
+      const processed = this.processor!.updateRules(rules);
+      this.logger.info(
+        { rules: rules.map((rule) => `${rule.id}@${rule.version}`), lookbackMs: this.processor!.lookbackMs },
+        'rules applied',
+      );
+      await this.storeOutsideBatch(
+        processed,
+        this.consumer.ownedPartitions,
+        'alerts cleared by a rule change',
+      );
+    });
+  }
+
+  /**
+   * Stores and publishes what state changes outside a batch produced, committing the partitions' checkpoints with
+   * it. If that fails the change lived in memory only: the partitions are rebuilt from their last checkpoints.
+   */
+  private async storeOutsideBatch(
+    processed: ProcessedBatch,
+    partitions: TopicPartition[],
+    what: string,
+  ): Promise<void> {
+    if (processed.writes.length === 0) return;
+    try {
+      const rejected = await this.writer.write(processed.writes);
+      await this.consumer.commitOutside(partitions, [
+        ...this.announce(processed.alerts),
+        ...this.park(rejected),
+      ]);
+    } catch (error) {
+      this.logger.warn({ err: error }, `storing ${what} failed; rebuilding those partitions`);
+      for (const partition of partitions) this.consumer.rebuild(partition);
+    }
   }
 
   /** Documents Elasticsearch refused for good, as dead letters: logged, counted, and out of the partition's way. */

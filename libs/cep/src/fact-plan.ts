@@ -69,10 +69,13 @@ export class FactPlan {
       }
     }
     this.windows = [...windows.values()];
-    this.previousAt = this.windows.reduce(
-      (length, spec) => length + SlidingWindow.lengthFor(spec.sizeMs, spec.functions),
-      0,
-    );
+    let length = 0;
+    this.windowOffsets = this.windows.map((spec) => {
+      const offset = length;
+      length += SlidingWindow.lengthFor(spec.sizeMs, spec.functions);
+      return offset;
+    });
+    this.previousAt = length;
     this.previousFields = [...new Set([...changes, ...rates])];
     const slotOf = (key: string) => derivedKeys.indexOf(key);
     this.changeSlots = this.previousFields.map((field) =>
@@ -94,16 +97,42 @@ export class FactPlan {
     if (this.windows.length === 0 && this.previousFields.length === 0) return this.stateless;
     const numbers = new Float64Array(this.previousAt + this.previousFields.length * 2);
     numbers.fill(Number.NaN, this.previousAt);
-    let offset = 0;
-    const windows = this.windows.map((spec) => {
-      const window = new SlidingWindow(spec.sizeMs, spec.functions, 10, { buffer: numbers, offset });
-      offset += SlidingWindow.lengthFor(spec.sizeMs, spec.functions);
-      return window;
-    });
+    const windows = this.windows.map(
+      (spec, index) =>
+        new SlidingWindow(spec.sizeMs, spec.functions, 10, {
+          buffer: numbers,
+          offset: this.windowOffsets[index]!,
+        }),
+    );
     return { windows, numbers };
   }
 
+  /**
+   * A vehicle's state under this plan, taken over from `previous` after a rule change: windows this plan keeps too
+   * (same field, size and functions) and previous values of fields it still needs keep what they hold, so a new
+   * version of a rule over a 10-minute window does not start blind; the rest start empty.
+   */
+  carryOver(previous: FactPlan, state: DerivedState): DerivedState {
+    const next = this.newState();
+    this.windows.forEach((spec, index) => {
+      const from = previous.windows.findIndex((old) => sameWindow(old, spec));
+      if (from === -1) return;
+      const start = previous.windowOffsets[from]!;
+      const length = SlidingWindow.lengthFor(spec.sizeMs, spec.functions);
+      next.numbers.set(state.numbers.subarray(start, start + length), this.windowOffsets[index]);
+    });
+    this.previousFields.forEach((field, index) => {
+      const from = previous.previousFields.indexOf(field);
+      if (from === -1) return;
+      const start = previous.previousAt + 2 * from;
+      next.numbers.set(state.numbers.subarray(start, start + 2), this.previousAt + 2 * index);
+    });
+    return next;
+  }
+
   private readonly stateless: DerivedState = { windows: [], numbers: new Float64Array(0) };
+  /** Where each window's numbers start in `DerivedState.numbers`. */
+  private readonly windowOffsets: number[];
   /** Where the previous values start in `DerivedState.numbers`: after every window. */
   private readonly previousAt: number;
 
@@ -155,6 +184,15 @@ export class FactPlan {
       }
     }
   }
+}
+
+function sameWindow(a: WindowSpec, b: WindowSpec): boolean {
+  return (
+    a.field === b.field &&
+    a.sizeMs === b.sizeMs &&
+    a.functions.length === b.functions.length &&
+    a.functions.every((fn) => b.functions.includes(fn))
+  );
 }
 
 function parameterizedLeaves(condition: Condition): FactParams[] {

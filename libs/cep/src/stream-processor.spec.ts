@@ -239,6 +239,92 @@ describe('StreamProcessor', () => {
     expect(processor.vehicleCount).toBe(1);
   });
 
+  describe('updateRules', () => {
+    it('applies a rule added while running to the next message, without a restart', () => {
+      const processor = new StreamProcessor([offline], options);
+      const log = new Log().drive(0, [130, 130, 130]).drive(3, [130, 130, 130, 130]);
+      expect(processor.process(log.records.slice(0, 3)).alerts).toEqual([]);
+      expect(processor.updateRules([offline, overspeed]).alerts).toEqual([]);
+      expect(activeAlerts(processor.process(log.records.slice(3)))).toEqual(['overspeed active 12:00:06']);
+    });
+
+    it('keeps what an unchanged rule was holding when another rule changes', () => {
+      const processor = new StreamProcessor([overspeed], options);
+      const log = new Log().drive(0, [130, 130, 130, 130]);
+      processor.process(log.records.slice(0, 2));
+      processor.updateRules([overspeed, offline]);
+      // Held since 12:00:00, so the 3 s are complete at 12:00:03, as if nothing had changed.
+      expect(activeAlerts(processor.process(log.records.slice(2)))).toEqual(['overspeed active 12:00:03']);
+    });
+
+    it('clears an alert raised by a version that was replaced, and judges afresh with the new one', () => {
+      const processor = new StreamProcessor([overspeed], options);
+      const log = new Log().drive(0, [130, 130, 130, 130, 130, 130, 130, 130]);
+      const raised = processor.process(log.records.slice(0, 4)).alerts[0]!;
+      const stricter = { ...overspeed, version: 2, for: '2s' };
+      const update = processor.updateRules([stricter]);
+      expect(update.alerts).toEqual([
+        expect.objectContaining({
+          alertId: raised.alertId,
+          ruleVersion: 1,
+          status: 'cleared',
+          clearedAt: '2026-11-23T12:00:03.000Z',
+        }),
+      ]);
+      expect(update.writes.map((write) => write.id)).toEqual([raised.alertId]);
+      const after = processor.process(log.records.slice(4)).alerts;
+      expect(after.map((alert) => [alert.ruleVersion, alert.status, alert.startedAt])).toEqual([
+        [2, 'active', '2026-11-23T12:00:04.000Z'],
+      ]);
+    });
+
+    it('clears the alerts of a rule that was deleted or disabled', () => {
+      const processor = new StreamProcessor([overspeed], options);
+      processor.process(new Log().drive(0, [130, 130, 130, 130]).records);
+      expect(activeAlerts(processor.updateRules([{ ...overspeed, enabled: false }]))).toEqual([
+        'overspeed cleared 12:00:03',
+      ]);
+      expect(processor.updateRules([]).alerts).toEqual([]);
+    });
+
+    it('lets a new rule read a window the vehicle already kept, and starts a window it did not', () => {
+      const processor = new StreamProcessor([fastAverage], options);
+      const log = new Log().drive(0, [150, 150, 150, 20]);
+      processor.process(log.records.slice(0, 3));
+      const averageOver = (fn: string, version: number) =>
+        rule({
+          id: 'fast-average',
+          version,
+          conditions: {
+            all: [
+              {
+                fact: 'window',
+                params: { fn, field: 'speedKph', size: '10s' },
+                operator: 'greaterThan',
+                value: 100,
+              },
+            ],
+          },
+        });
+      // The same window (avg of speedKph over 10 s): 150, 150, 150, 20 average 117.5, above 100.
+      processor.updateRules([averageOver('avg', 2)]);
+      expect(activeAlerts(processor.process(log.records.slice(3)))).toEqual(['fast-average active 12:00:03']);
+      // A window with other functions is a new window: it starts with the next reading alone.
+      const fresh = new StreamProcessor([fastAverage], options);
+      fresh.process(log.records.slice(0, 3));
+      fresh.updateRules([averageOver('max', 2)]);
+      expect(fresh.process(log.records.slice(3)).alerts).toEqual([]);
+    });
+
+    it('moves an absence deadline to the new span', () => {
+      const processor = new StreamProcessor([offline], options);
+      processor.process(new Log().drive(0, [50]).records);
+      processor.updateRules([{ ...offline, version: 2, absence: '20s' }]);
+      expect(activeAlerts(processor.advanceClock(t0 + 25_000, [0]))).toEqual(['offline active 12:00:20']);
+      expect(processor.advanceClock(t0 + 120_000, [0]).alerts).toEqual([]);
+    });
+  });
+
   it('reports records it cannot read instead of failing the batch', () => {
     const processor = new StreamProcessor([overspeed], options);
     const garbage = { topic: 't', partition: 0, offset: '0', key: undefined, value: Buffer.from('{') };

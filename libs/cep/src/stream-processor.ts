@@ -40,8 +40,8 @@ export interface ProcessedBatch {
 interface VehicleState {
   readonly fleetId: string;
   readonly vehicleId: string;
-  readonly alerts: VehicleAlerts;
-  readonly derived: DerivedState;
+  alerts: VehicleAlerts;
+  derived: DerivedState;
   /** Event time of the newest message; older ones still count in windows but no longer drive rules. */
   lastEventTime: number;
   previous: PreviousSample | undefined;
@@ -85,31 +85,20 @@ const evictionIntervalMs = 60_000;
 /** What to do with one output: emit it, or only let it shape the state because a previous owner emitted it. */
 type Emit = boolean;
 
-/**
- * cep's whole per-record logic, without I/O: decode, event time and watermarks per partition, windows and derived
- * facts per vehicle, rule evaluation, alert lifecycle, absence timers, per-vehicle aggregates, and the
- * checkpoints that let another instance rebuild all of it from the log. The caller fetches, stores, publishes and
- * commits.
- */
-export class StreamProcessor {
-  private readonly plan: FactPlan;
-  private readonly evaluator: CompiledRuleSet;
-  private readonly tracker: AlertTracker;
-  private readonly partitions = new Map<number, PartitionState>();
-  private readonly holds: Uint8Array;
-  private readonly informs: Uint8Array;
-  private readonly matched: Uint32Array;
-  private readonly fillInforms: (facts: Facts, informs: Uint8Array) => void;
+/** Everything compiled from one rule set: replaced as a whole when the rules change. */
+class RuleProgram {
+  readonly plan: FactPlan;
+  readonly evaluator: CompiledRuleSet;
+  readonly tracker: AlertTracker;
+  readonly holds: Uint8Array;
+  readonly informs: Uint8Array;
+  readonly matched: Uint32Array;
+  readonly fillInforms: (facts: Facts, informs: Uint8Array) => void;
   /** The current message's window, change and rate values, in the evaluator's `derivedKeys` order. */
-  private readonly derived: unknown[];
-  private readonly derivedFacts: () => Facts;
-  /** Event time a rebuild must cover: the longest rule span or window, plus lateness and an aggregate window. */
-  readonly lookbackMs: number;
+  readonly derived: unknown[];
+  readonly derivedFacts: () => Facts;
 
-  constructor(
-    rules: readonly Rule[],
-    private readonly options: StreamProcessorOptions,
-  ) {
+  constructor(readonly rules: readonly Rule[]) {
     const sets = conditionSetsOf(rules);
     this.evaluator = compileRules(sets);
     this.plan = new FactPlan(rules, this.evaluator.derivedKeys);
@@ -124,10 +113,65 @@ export class StreamProcessor {
       this.evaluator.ruleIds.map((id) => sets.find((set) => set.id === id)!),
     );
     this.matched = new Uint32Array(sets.length);
-    this.lookbackMs =
-      Math.max(this.tracker.lookbackMs, this.plan.lookbackMs) +
-      options.aggregateWindowMs +
-      2 * options.allowedLatenessMs;
+  }
+
+  /** Event time the rules and windows look back: what a rebuild must re-read, before lateness and aggregates. */
+  get lookbackMs(): number {
+    return Math.max(this.tracker.lookbackMs, this.plan.lookbackMs);
+  }
+}
+
+/**
+ * cep's whole per-record logic, without I/O: decode, event time and watermarks per partition, windows and derived
+ * facts per vehicle, rule evaluation, alert lifecycle, absence timers, per-vehicle aggregates, and the
+ * checkpoints that let another instance rebuild all of it from the log. The caller fetches, stores, publishes and
+ * commits.
+ */
+export class StreamProcessor {
+  private program: RuleProgram;
+  private readonly partitions = new Map<number, PartitionState>();
+
+  constructor(
+    rules: readonly Rule[],
+    private readonly options: StreamProcessorOptions,
+  ) {
+    this.program = new RuleProgram(rules);
+  }
+
+  /** Event time a rebuild must cover: the longest rule span or window, plus lateness and an aggregate window. */
+  get lookbackMs(): number {
+    return this.program.lookbackMs + this.options.aggregateWindowMs + 2 * this.options.allowedLatenessMs;
+  }
+
+  get rules(): readonly Rule[] {
+    return this.program.rules;
+  }
+
+  /**
+   * Switches to a new rule set between two records, keeping what each vehicle has learnt: the state of unchanged
+   * rules (same id and version), windows and previous values the new rules still read, aggregates, timers. Alerts
+   * active under a rule that changed or went away are cleared; those transitions are returned to be stored and
+   * published like any other.
+   */
+  updateRules(rules: readonly Rule[]): ProcessedBatch {
+    const batch: ProcessedBatch = { writes: [], alerts: [], unreadable: [], late: 0 };
+    const previous = this.program;
+    const next = new RuleProgram(rules);
+    this.program = next;
+    for (const state of this.partitions.values()) {
+      for (const fleet of state.vehicles.values()) {
+        for (const vehicle of fleet.values()) {
+          vehicle.derived = next.plan.carryOver(previous.plan, vehicle.derived);
+          const transitions: AlertMessage[] = [];
+          vehicle.alerts = next.tracker.carryOver(previous.tracker, vehicle.alerts, transitions);
+          this.emitAlerts(state, transitions, true, batch);
+          // The queued entry, if any, was set for the old rules' absence spans: it is skipped when it pops.
+          vehicle.queuedDeadline = undefined;
+          this.scheduleAbsence(state, vehicle);
+        }
+      }
+    }
+    return batch;
   }
 
   /**
@@ -222,7 +266,7 @@ export class StreamProcessor {
       return;
     }
     const vehicle = this.vehicleOf(state, telemetry);
-    this.plan.addToWindows(vehicle.derived, eventTime, telemetry as unknown as Facts);
+    this.program.plan.addToWindows(vehicle.derived, eventTime, telemetry as unknown as Facts);
     const minute = this.minuteOf(state, vehicle, eventTime);
     minute.addReadings(eventTime, telemetry);
     if (eventTime >= vehicle.lastEventTime) {
@@ -248,29 +292,31 @@ export class StreamProcessor {
     batch: ProcessedBatch,
   ): void {
     const facts = telemetry as unknown as Facts;
-    this.plan.derive(vehicle.derived, eventTime, vehicle.previous?.time, facts, this.derived);
+    const program = this.program;
+    program.plan.derive(vehicle.derived, eventTime, vehicle.previous?.time, facts, program.derived);
     const harsh = vehicle.previous ? minute.addInterval(vehicle.previous, eventTime, telemetry) : false;
     vehicle.previous = rememberSample(vehicle.previous, eventTime, telemetry, harsh);
     vehicle.lastEventTime = eventTime;
 
-    this.holds.fill(0);
-    const count = this.evaluator.matchInto(facts, this.matched, this.derived);
-    for (let index = 0; index < count; index++) this.holds[this.matched[index]!] = 1;
-    this.fillInforms(facts, this.informs);
+    const { holds, matched, informs } = program;
+    holds.fill(0);
+    const count = program.evaluator.matchInto(facts, matched, program.derived);
+    for (let index = 0; index < count; index++) holds[matched[index]!] = 1;
+    program.fillInforms(facts, informs);
     const transitions: AlertMessage[] = [];
     const lineage = { topic: record.topic, partition: record.partition, offset: record.offset };
-    this.tracker.observe(
+    program.tracker.observe(
       vehicle.alerts,
       {
         vehicleId: vehicle.vehicleId,
         fleetId: vehicle.fleetId,
         eventTime,
         facts,
-        derivedFacts: this.derivedFacts,
+        derivedFacts: program.derivedFacts,
         lineage,
       },
-      this.holds,
-      this.informs,
+      holds,
+      informs,
       transitions,
     );
     this.emitAlerts(state, transitions, emit, batch);
@@ -292,9 +338,10 @@ export class StreamProcessor {
     }
     for (let due = state.absenceTimers.popDue(watermark); due; due = state.absenceTimers.popDue(watermark)) {
       const vehicle = due.item;
+      if (due.due !== vehicle.queuedDeadline) continue;
       vehicle.queuedDeadline = undefined;
       const transitions: AlertMessage[] = [];
-      this.tracker.raiseAbsences(vehicle.alerts, watermark, transitions);
+      this.program.tracker.raiseAbsences(vehicle.alerts, watermark, transitions);
       this.emitAlerts(state, transitions, emit && due.due > state.restoredWatermark, batch);
       this.scheduleAbsence(state, vehicle);
     }
@@ -343,7 +390,7 @@ export class StreamProcessor {
   /** One queue entry per vehicle at most; a stale entry (the vehicle spoke since) is re-queued when popped. */
   private scheduleAbsence(state: PartitionState, vehicle: VehicleState): void {
     if (vehicle.queuedDeadline !== undefined) return;
-    const deadline = this.tracker.absenceDeadline(vehicle.alerts);
+    const deadline = this.program.tracker.absenceDeadline(vehicle.alerts);
     if (deadline === undefined) return;
     vehicle.queuedDeadline = deadline;
     state.absenceTimers.push(deadline, vehicle);
@@ -380,8 +427,8 @@ export class StreamProcessor {
       vehicle = {
         fleetId: telemetry.fleetId,
         vehicleId: telemetry.vehicleId,
-        alerts: this.tracker.vehicle(telemetry.fleetId, telemetry.vehicleId),
-        derived: this.plan.newState(),
+        alerts: this.program.tracker.vehicle(telemetry.fleetId, telemetry.vehicleId),
+        derived: this.program.plan.newState(),
         lastEventTime: -Infinity,
         previous: undefined,
         minutes: [],

@@ -115,6 +115,10 @@ export class BatchConsumer {
   }
 
   /** Owned partitions whose latest fetched batch reached the end of the log. */
+  get ownedPartitions(): TopicPartition[] {
+    return [...this.owned.values()].map(({ topic, partition }) => ({ topic, partition }));
+  }
+
   get caughtUpPartitions(): TopicPartition[] {
     return [...this.owned.values()]
       .filter((owned) => owned.caughtUp)

@@ -14,7 +14,7 @@ export interface CompactedTopicTableOptions<T> {
   /** Names the throwaway consumer group: `<groupPrefix>-<uuid>`. */
   groupPrefix: string;
   /** Turns a record value into T; throwing rejects that record (reported through `onRejected`, table unchanged). */
-  decode: (value: Buffer) => T;
+  decode: (value: Buffer, key: string) => T;
   /** Called for every change after the first catch-up, in log order per partition. */
   onChange?: (change: TableChange<T>) => void;
   onRejected?: (change: Omit<TableChange<T>, 'value'>, error: unknown) => void;
@@ -100,7 +100,7 @@ export class CompactedTopicTable<T> {
     let decoded: T | undefined;
     if (value !== null) {
       try {
-        decoded = this.options.decode(value);
+        decoded = this.options.decode(value, key);
       } catch (error) {
         this.options.onRejected?.({ key, partition, offset }, error);
         return;

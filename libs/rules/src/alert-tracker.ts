@@ -147,6 +147,30 @@ export class AlertTracker {
     vehicle.lastSeenLineage = observation.lineage;
   }
 
+  /**
+   * The vehicle's alert state under this tracker's rules, taken over from `previous` after a rule change: a rule
+   * whose id and version are unchanged keeps its state, the rest start afresh. An alert still active under a rule
+   * that changed, was disabled or deleted is cleared (appended to `out`) at the vehicle's last event time: it was
+   * raised by a version that no longer judges.
+   */
+  carryOver(previous: AlertTracker, alerts: VehicleAlerts, out: AlertMessage[]): VehicleAlerts {
+    const next = this.vehicle(alerts.fleetId, alerts.vehicleId);
+    next.lastSeenAt = alerts.lastSeenAt;
+    next.lastSeenLineage = alerts.lastSeenLineage;
+    const previousIndex = new Map(previous.rules.map(({ rule }, index) => [versionKey(rule), index]));
+    const carried = new Set<number>();
+    this.rules.forEach(({ rule }, index) => {
+      const from = previousIndex.get(versionKey(rule));
+      if (from === undefined) return;
+      next.states[index] = alerts.states[from];
+      carried.add(from);
+    });
+    alerts.states.forEach((state, index) => {
+      if (state?.active && !carried.has(index)) out.push(this.clear(state, alerts.lastSeenAt!));
+    });
+    return next;
+  }
+
   /** When the vehicle's earliest pending absence alert falls due, if any. */
   absenceDeadline(vehicle: VehicleAlerts): number | undefined {
     let deadline: number | undefined;
@@ -297,6 +321,8 @@ export class AlertTracker {
     return cleared;
   }
 }
+
+const versionKey = (rule: Rule) => `${rule.id}@${rule.version}`;
 
 function coolingDown(tracked: TrackedRule, state: RuleState, eventTime: number): boolean {
   return state.lastRaisedAt !== undefined && eventTime - state.lastRaisedAt < tracked.cooldownMs;

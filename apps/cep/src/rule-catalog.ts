@@ -1,0 +1,122 @@
+import type { Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { RuleRecord } from '@fleetlog/contracts';
+import { CompactedTopicTable, createIdempotentProducer } from '@fleetlog/kafka';
+import { InvalidRuleError, validateRule, type Rule } from '@fleetlog/rules';
+import { loadRuleDirectory } from './rule-directory';
+
+/** Rule changes that arrive together (an `apply` of a whole directory) are applied once. */
+const settleMs = 200;
+
+/**
+ * The rules cep evaluates: the compacted fleet.rules topic, read whole at start and followed live. A topic that has
+ * never been written is seeded from the rule directory first, so a fresh install starts with the shipped library.
+ * A record that does not hold a valid rule is refused and logged; the rule keeps its previous version.
+ */
+export class RuleCatalog {
+  private readonly table: CompactedTopicTable<Rule>;
+  private readonly rejected: Counter;
+  private readonly loaded: Gauge;
+  private pending: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly topic: string,
+    groupPrefix: string,
+    private readonly logger: Logger,
+    metrics: Registry,
+    private readonly onChange: (rules: Rule[]) => void,
+  ) {
+    this.rejected = new Counter({
+      name: 'fleetlog_cep_rule_records_rejected_total',
+      help: 'fleet.rules records that did not hold a valid rule (the rule kept its previous version)',
+      registers: [metrics],
+    });
+    this.loaded = new Gauge({
+      name: 'fleetlog_cep_rules',
+      help: 'Rules in the catalog, enabled or not',
+      registers: [metrics],
+    });
+    this.table = new CompactedTopicTable(kafka, {
+      topic,
+      groupPrefix,
+      decode: (value, key) => ruleOf(topic, key, value),
+      onChange: ({ key, value }) => {
+        this.logger.info({ ruleId: key, version: value?.version ?? 'deleted' }, 'rule changed');
+        this.scheduleApply();
+      },
+      onRejected: ({ key, offset }, error) => {
+        this.rejected.inc();
+        this.logger.error({ ruleId: key, offset, err: error }, 'rule record refused');
+      },
+    });
+  }
+
+  /** Reads the catalog (seeding it from `seedDirectory` if the topic was never written) and returns its rules. */
+  async start(seedDirectory: string): Promise<Rule[]> {
+    if (await this.neverWritten()) await this.seed(seedDirectory);
+    await this.table.start();
+    return this.rules();
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.pending);
+    await this.table.stop();
+  }
+
+  rules(): Rule[] {
+    const rules = this.table.values().sort((a, b) => a.id.localeCompare(b.id));
+    this.loaded.set(rules.length);
+    return rules;
+  }
+
+  private scheduleApply(): void {
+    this.pending ??= setTimeout(() => {
+      this.pending = undefined;
+      this.onChange(this.rules());
+    }, settleMs);
+  }
+
+  private async neverWritten(): Promise<boolean> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(this.topic);
+      return offsets.every(({ high }) => high === '0');
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  private async seed(directory: string): Promise<void> {
+    const rules = await loadRuleDirectory(directory);
+    const changedAt = new Date().toISOString();
+    const producer = createIdempotentProducer(this.kafka);
+    await producer.connect();
+    try {
+      await producer.send({
+        topic: this.topic,
+        acks: -1,
+        messages: rules.map((rule) => {
+          const record: RuleRecord = { rule, changedBy: `${directory}/`, changedAt };
+          return { key: rule.id, value: JSON.stringify(record) };
+        }),
+      });
+    } finally {
+      await producer.disconnect();
+    }
+    this.logger.info({ directory, rules: rules.length }, 'seeded fleet.rules from the rule directory');
+  }
+}
+
+function ruleOf(topic: string, key: string, value: Buffer): Rule {
+  const record = JSON.parse(value.toString('utf8')) as Partial<RuleRecord>;
+  const validation = validateRule(record.rule);
+  const source = `${topic} key ${key}`;
+  if (!validation.valid) throw new InvalidRuleError(source, validation.problems);
+  if (validation.rule.id !== key) {
+    throw new InvalidRuleError(source, [{ path: '/id', message: `differs from the record key` }]);
+  }
+  return validation.rule;
+}

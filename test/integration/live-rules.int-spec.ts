@@ -1,0 +1,194 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@elastic/elasticsearch';
+import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
+import type { AlertMessage, RuleRecord, TelemetryRecord } from '@fleetlog/contracts';
+import { freePort } from '../../tools/main/app-process.ts';
+import { AppFleet } from '../support/app-fleet';
+import { readTopic } from '../support/kafka-reader';
+import { eventually } from '../support/webhook-receiver';
+
+/**
+ * Rules live in the log: cep seeds the compacted fleet.rules topic from its rule directory on first start, then
+ * applies every record written to it (as the rules API writes them) while it runs, without a restart. Telemetry is
+ * written to fleet.telemetry as the gateway writes it, so the test needs no MQTT.
+ */
+describe('rules changed while cep runs', () => {
+  const namespace = `it-${randomBytes(4).toString('hex')}`;
+  const topics = {
+    rules: `${namespace}.fleet.rules`,
+    telemetry: `${namespace}.fleet.telemetry`,
+    alerts: `${namespace}.fleet.alerts`,
+  };
+  const kafka = new Kafka({ brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
+  const elasticsearch = new Client({ node: process.env.ELASTICSEARCH_URL! });
+  const apps = new AppFleet(namespace);
+  const producer: Producer = kafka.producer();
+  const alertTail: Consumer = kafka.consumer({ groupId: `${namespace}-test-alerts`, maxWaitTimeInMs: 100 });
+  const alerts: AlertMessage[] = [];
+  const rulesDir = mkdtempSync(join(tmpdir(), 'fleetlog-rules-'));
+  let metricsUrl = '';
+
+  const hotCoolant = (version: number, above: number) => ({
+    id: 'hot-coolant',
+    version,
+    name: 'Coolant hot',
+    severity: 'critical',
+    conditions: { all: [{ fact: 'coolantTempC', operator: 'greaterThan', value: above }] },
+    message: '{{vehicleId}} coolant at {{coolantTempC}} °C',
+  });
+
+  const publishRule = (id: string, rule: unknown) => {
+    const record: RuleRecord = { rule, changedBy: 'live-rules test', changedAt: new Date().toISOString() };
+    return producer.send({
+      topic: topics.rules,
+      acks: -1,
+      messages: [{ key: id, value: JSON.stringify(record) }],
+    });
+  };
+
+  const sendReading = (vehicleId: string, coolantTempC: number) => {
+    const now = new Date().toISOString();
+    const record: TelemetryRecord = {
+      vehicleId,
+      fleetId: 'live',
+      ts: now,
+      channel: 'telemetry',
+      receivedAt: now,
+      coolantTempC,
+    };
+    return producer.send({
+      topic: topics.telemetry,
+      acks: -1,
+      messages: [{ key: vehicleId, value: JSON.stringify(record) }],
+    });
+  };
+
+  /** Sends the reading every half second until an alert transition matching `match` arrives. */
+  const readUntil = async (
+    vehicleId: string,
+    coolantTempC: number,
+    match: (alert: AlertMessage) => boolean,
+  ) =>
+    eventually(
+      async () => {
+        await sendReading(vehicleId, coolantTempC);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        return alerts.find(match);
+      },
+      30_000,
+      `an alert transition for ${vehicleId}`,
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}\n${apps.recentOutput()}`);
+    });
+
+  beforeAll(async () => {
+    writeFileSync(join(rulesDir, 'hot-coolant.json'), JSON.stringify(hotCoolant(1, 110)));
+    const port = await freePort();
+    metricsUrl = `http://127.0.0.1:${port}/metrics`;
+    await apps
+      .launch('cep', { RULES_DIR: rulesDir, CEP_ALLOWED_LATENESS_MS: '1000' }, { port })
+      .catch((error: Error) => {
+        throw new Error(`${error.message}\n${apps.recentOutput()}`);
+      });
+    await producer.connect();
+    await alertTail.connect();
+    await alertTail.subscribe({ topic: topics.alerts, fromBeginning: true });
+    await alertTail.run({
+      eachMessage: async ({ message }) => {
+        alerts.push(JSON.parse(message.value!.toString('utf8')) as AlertMessage);
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await alertTail.disconnect();
+    await producer.disconnect();
+    const exitCodes = await apps.stopAll();
+    for (const dataset of ['telemetry', 'alerts', 'aggregates']) {
+      await elasticsearch.indices.delete({ index: `${namespace}-fleet-${dataset}-v1` }, { ignore: [404] });
+      await elasticsearch.indices.deleteIndexTemplate(
+        { name: `${namespace}-fleet-${dataset}` },
+        { ignore: [404] },
+      );
+    }
+    await elasticsearch.close();
+    expect(exitCodes).toEqual([0]);
+  });
+
+  it('seeds fleet.rules from the rule directory on first start', async () => {
+    const records = await readTopic(topics.rules, (read) => read.length > 0, 10_000);
+    expect(records.map((record) => record.key)).toEqual(['hot-coolant']);
+    const seeded = JSON.parse(records[0]!.value.toString('utf8')) as RuleRecord;
+    expect(seeded.rule).toMatchObject({ id: 'hot-coolant', version: 1 });
+    expect(seeded.changedBy).toBe(`${rulesDir}/`);
+  });
+
+  it('evaluates a rule added to fleet.rules while running, without a restart', async () => {
+    await publishRule('freezing-coolant', {
+      id: 'freezing-coolant',
+      version: 1,
+      name: 'Coolant freezing',
+      severity: 'warning',
+      conditions: { all: [{ fact: 'coolantTempC', operator: 'lessThan', value: -30 }] },
+      message: '{{vehicleId}} is freezing',
+    });
+    const raised = await readUntil('truck-cold', -40, (alert) => alert.ruleId === 'freezing-coolant');
+    expect(raised).toMatchObject({ vehicleId: 'truck-cold', ruleVersion: 1, status: 'active' });
+  });
+
+  it('applies a new version of a rule: the old version’s alert is cleared and the new one judges', async () => {
+    const first = await readUntil(
+      'truck-hot',
+      115,
+      (alert) => alert.vehicleId === 'truck-hot' && alert.status === 'active',
+    );
+    expect(first).toMatchObject({ ruleId: 'hot-coolant', ruleVersion: 1 });
+
+    await publishRule('hot-coolant', hotCoolant(2, 130));
+    const cleared = await eventually(
+      () => alerts.find((alert) => alert.alertId === first.alertId && alert.status === 'cleared'),
+      10_000,
+      'the version 1 alert cleared by the change',
+    );
+    expect(cleared.ruleVersion).toBe(1);
+    // 115 °C no longer counts under version 2; 135 °C does.
+    await sendReading('truck-hot', 115);
+    const second = await readUntil(
+      'truck-hot',
+      135,
+      (alert) => alert.vehicleId === 'truck-hot' && alert.ruleVersion === 2,
+    );
+    expect(second).toMatchObject({
+      ruleId: 'hot-coolant',
+      status: 'active',
+      facts: expect.objectContaining({ coolantTempC: 135 }),
+    });
+    expect(alerts.filter((alert) => alert.ruleVersion === 2 && alert.vehicleId === 'truck-hot')).toHaveLength(
+      1,
+    );
+  });
+
+  it('refuses a record that holds no valid rule and keeps the previous version', async () => {
+    await publishRule('hot-coolant', {
+      ...hotCoolant(3, 90),
+      conditions: { all: [{ fact: 'coolantTempC', operator: 'hotterThan', value: 90 }] },
+    });
+    const rejected = await eventually(
+      async () => {
+        const metrics = await (await fetch(metricsUrl)).text();
+        const count = /^fleetlog_cep_rule_records_rejected_total(?:\{[^}]*\})? (\d+)/m.exec(metrics)?.[1];
+        return count === '1' ? count : undefined;
+      },
+      10_000,
+      'the refused rule record counted',
+    );
+    expect(rejected).toBe('1');
+    // Version 2 still judges: 120 °C raises nothing for a new vehicle, 140 °C does, under version 2.
+    await sendReading('truck-warm', 120);
+    const raised = await readUntil('truck-warm', 140, (alert) => alert.vehicleId === 'truck-warm');
+    expect(raised).toMatchObject({ ruleVersion: 2, status: 'active' });
+  });
+});
