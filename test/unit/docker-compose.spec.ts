@@ -21,6 +21,8 @@ interface ComposeService {
   healthcheck?: { test?: string | string[] };
   depends_on?: Record<string, { condition?: string }>;
   profiles?: string[];
+  restart?: string;
+  entrypoint?: string[];
 }
 
 const repoRoot = resolve(__dirname, '..', '..');
@@ -302,6 +304,28 @@ describe('docker/docker-compose.yml', () => {
     expect(majorMinor(imageTag('elasticsearch'))).toBe(majorMinor(pinned.elasticsearch));
     expect(service('kibana').image).toMatch(/^docker\.elastic\.co\/kibana\/kibana:/);
     expect(imageTag('kibana')).toBe(imageTag('elasticsearch'));
+  });
+
+  it('imports the saved objects of docker/kibana once Kibana is healthy, through the import API with overwrite, and stops', () => {
+    const setup = service('kibana-setup');
+    expect(setup.image).toBe(service('kibana').image);
+    expect(setup.depends_on?.kibana).toEqual({ condition: 'service_healthy' });
+    expect(setup.restart).toBe('no');
+    const mountTarget = setup.volumes?.find((volume) => volume.startsWith('./kibana:'))?.split(':')[1] ?? '';
+    const script = setup.entrypoint?.at(-1) ?? '';
+    expect(script.startsWith(`${mountTarget}/`)).toBe(true);
+    const scriptText = readRepoFile(join('docker/kibana', script.slice(mountTarget.length + 1)));
+    expect(scriptText).toContain('/api/saved_objects/_import?overwrite=true');
+    expect(scriptText).toContain('kbn-xsrf');
+    // The file it imports unless told otherwise sits beside it; Kibana accepts only the .ndjson extension.
+    const importedFile = /\$\(dirname "\$0"\)\/([\w.-]+\.ndjson)/.exec(scriptText)?.[1] ?? '';
+    expect(importedFile).toMatch(/\.ndjson$/);
+    expect(existsSync(join(dockerDir, 'kibana', importedFile))).toBe(true);
+    const kibanaUrl = new URL(serviceEnv('kibana-setup').KIBANA_URL ?? '');
+    expect({ host: kibanaUrl.hostname, port: Number(kibanaUrl.port) }).toEqual({
+      host: 'kibana',
+      port: healthcheckPort('kibana'),
+    });
   });
 
   it('runs Mosquitto 2.0, whose verbatim %u substitution the device ACL relies on', () => {
