@@ -211,7 +211,7 @@ async function runFleet(rules: readonly Rule[], measureState: boolean) {
         totals.rejected++;
         continue;
       }
-      const value = Buffer.from(JSON.stringify(outcome.record));
+      const value = outcome.bytes;
       // cep: the records of one partition, batch by batch.
       const partition = partitionOf[vehicle]!;
       const offset = offsets[partition]!++;

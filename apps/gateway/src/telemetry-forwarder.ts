@@ -130,11 +130,10 @@ export class TelemetryForwarder implements OnApplicationBootstrap, OnApplication
     this.received.inc();
     const outcome = this.ingest.ingest(mqttTopic, payload, receivedAt);
     if (outcome.accepted) {
-      const { record } = outcome;
       await this.publishUntilAcknowledged({
         topic: this.topics.telemetry,
-        key: record.vehicleId,
-        value: JSON.stringify(record),
+        key: outcome.record.vehicleId,
+        value: outcome.bytes,
       });
       this.forwarded.inc();
     } else {

@@ -3,7 +3,7 @@ import type { Producer } from 'kafkajs';
 export interface OutgoingRecord {
   topic: string;
   key: string;
-  value: string;
+  value: string | Buffer;
 }
 
 interface Pending extends OutgoingRecord {
@@ -56,7 +56,7 @@ export class BatchingPublisher {
   }
 
   private async send(batch: Pending[]): Promise<void> {
-    const byTopic = new Map<string, Array<{ key: string; value: string }>>();
+    const byTopic = new Map<string, Array<{ key: string; value: string | Buffer }>>();
     for (const { topic, key, value } of batch) {
       let messages = byTopic.get(topic);
       if (!messages) byTopic.set(topic, (messages = []));

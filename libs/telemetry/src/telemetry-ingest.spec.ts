@@ -31,10 +31,28 @@ function rejection(outcome: IngestOutcome) {
 describe('TelemetryIngest', () => {
   it('accepts a valid message and stamps when it was received', () => {
     const outcome = run(good);
-    expect(outcome).toEqual({
-      accepted: true,
-      record: { ...good, channel: 'telemetry', receivedAt: '2026-11-23T12:00:00.000Z' },
+    expect(outcome).toMatchObject({ accepted: true });
+    expect(outcome.accepted && outcome.record).toEqual({
+      ...good,
+      channel: 'telemetry',
+      receivedAt: '2026-11-23T12:00:00.000Z',
     });
+  });
+
+  it.each([
+    ['taken as sent', JSON.stringify(good)],
+    ['pretty-printed, with whitespace after it', `${JSON.stringify(good, null, 2)}\n\t `],
+    ['with a field it does not know', JSON.stringify({ ...good, tyrePressureKpa: 230 })],
+    ['with ext', JSON.stringify({ ...good, ext: { note: 'ü "quoted" }' } })],
+    [
+      'with raw OBD-II to decode',
+      JSON.stringify({ ...good, speedKph: undefined, obd: { mode01: { '0D': '3C' } } }),
+    ],
+  ])('gives the Kafka record bytes that parse to the record: %s', (_case, payload) => {
+    const outcome = run(payload);
+    if (!outcome.accepted) throw new Error(outcome.deadLetter.detail);
+    expect(JSON.parse(outcome.bytes.toString('utf8'))).toEqual(JSON.parse(JSON.stringify(outcome.record)));
+    expect(outcome.record).toMatchObject({ channel: 'telemetry', receivedAt: '2026-11-23T12:00:00.000Z' });
   });
 
   it('keeps fields it does not know under ext instead of dropping them', () => {
@@ -98,7 +116,7 @@ describe('TelemetryIngest', () => {
 });
 
 describe('TelemetryIngest, hostile payloads', () => {
-  it('refuses a payload nested beyond the limit (a nesting bomb) before parsing it', () => {
+  it('refuses a payload whose free-form part is nested beyond the limit (a nesting bomb)', () => {
     const bomb = `{"vehicleId":"truck-1","fleetId":"acme","ts":"2026-11-23T11:59:59Z","ext":${'['.repeat(40)}${']'.repeat(40)}}`;
     expect(rejection(run(bomb))).toMatchObject({ reason: 'nesting-too-deep' });
   });
