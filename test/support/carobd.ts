@@ -1,5 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseCarObdRecording, type CarObdReading } from '@fleetlog/simulation';
+
+export type { CarObdReading };
 
 /**
  * The carOBD recordings (a 2014 Toyota Etios, see data/carobd/README.md) beside the repository: /work/shared next
@@ -10,57 +13,9 @@ export const carObdDir = join(
   'data/carobd',
 );
 
-/** One CSV row, in the telemetry contract's names and units. */
-export interface CarObdReading {
-  speedKph: number;
-  rpm: number;
-  coolantTempC: number;
-  intakeAirTempC: number;
-  engineLoadPct: number;
-  throttlePct: number;
-  fuelLevelPct: number;
-  batteryV: number;
-}
-
-const fieldOfColumn: Record<string, keyof CarObdReading> = {
-  VEHICLE_SPEED: 'speedKph',
-  ENGINE_RPM: 'rpm',
-  COOLANT_TEMPERATURE: 'coolantTempC',
-  INTAKE_AIR_TEMP: 'intakeAirTempC',
-  ENGINE_LOAD: 'engineLoadPct',
-  THROTTLE: 'throttlePct',
-  FUEL_TANK: 'fuelLevelPct',
-  CONTROL_MODULE_VOLTAGE: 'batteryV',
-};
-
-/**
- * Reads one recording: `NAME ()` headers, rows ending in a trailing comma, values already in physical units. A row
- * narrower than the first (a truncated last write) is refused rather than read with missing values.
- */
+/** Reads one recording from the shared data directory. */
 export function readCarObdRecording(file: string): CarObdReading[] {
-  const splitRow = (line: string) =>
-    line
-      .replace(/,\s*$/, '')
-      .split(',')
-      .map((cell) => cell.trim());
-  const [headerLine = '', ...lines] = readFileSync(join(carObdDir, file), 'utf8').split(/\r?\n/);
-  const header = splitRow(headerLine).map((name) => name.replace(/\s*\(\)$/, ''));
-  const columns = Object.entries(fieldOfColumn).map(([column, field]) => {
-    const index = header.indexOf(column);
-    if (index < 0) throw new Error(`${file} has no ${column} column`);
-    return { index, field };
-  });
-  const rows = lines.filter((line) => line.trim() !== '').map(splitRow);
-  return rows.map((row, rowIndex) => {
-    if (row.length !== rows[0]!.length) throw new Error(`${file} line ${rowIndex + 2} is truncated`);
-    const reading = {} as CarObdReading;
-    for (const { index, field } of columns) {
-      const value = Number(row[index]);
-      if (!Number.isFinite(value)) throw new Error(`${file} line ${rowIndex + 2}: ${field} is not a number`);
-      reading[field] = value;
-    }
-    return reading;
-  });
+  return parseCarObdRecording(file, readFileSync(join(carObdDir, file), 'utf8'));
 }
 
 /** A recording replayed as one vehicle. */

@@ -61,6 +61,7 @@ export const cepEnvSchema = z.object({
   ...kafka,
   ...elasticsearch,
   HTTP_PORT: port(3002),
+  /** Seeds the fleet.rules topic on first start (when it was never written); after that the topic is the source. */
   RULES_DIR: z.string().min(1).default('rules'),
   /** Names the consumer group (cep-<version>) and the indices it writes: a replay runs under a new version. */
   CEP_JOB_VERSION: z
@@ -112,7 +113,23 @@ export const apiEnvSchema = z.object({
 export const simulatorEnvSchema = z.object({
   ...common,
   ...mqtt,
-  SIMULATOR_VEHICLES: positiveInt(5),
+  SIMULATOR_VEHICLES: z.coerce.number().int().min(1).max(50_000).default(5),
+  /** synthetic: physics and drive cycles; carobd: the recorded drives of SIMULATOR_CAROBD_DIR, time-shifted to now. */
+  SIMULATOR_SOURCE: z.enum(['synthetic', 'carobd']).default('synthetic'),
+  SIMULATOR_CAROBD_DIR: z.string().min(1).default('../shared/data/carobd'),
+  SIMULATOR_QOS: z.coerce
+    .number()
+    .int()
+    .refine((qos) => qos === 0 || qos === 1, 'must be 0 or 1')
+    .default(1),
+  /** MQTT connections the vehicles are spread over (a real fleet has one per device; one carries load fine). */
+  SIMULATOR_CONNECTIONS: z.coerce.number().int().min(1).max(256).default(1),
+  /** Publications awaiting the broker's acknowledgement beyond which a vehicle's message is skipped (and counted). */
+  SIMULATOR_MAX_IN_FLIGHT: positiveInt(50_000),
+  /** Share of synthetic vehicles with a fault (overheat, harsh braking, DTC, fuel theft, offline, bad payloads). */
+  SIMULATOR_FAULT_SHARE: z.coerce.number().min(0).max(1).default(0),
+  /** Seconds between two fault episodes of one vehicle; longer than the longest episode (16 min of fuel theft). */
+  SIMULATOR_FAULT_EVERY_S: z.coerce.number().int().min(1200).default(1800),
   SIMULATOR_FLEET_ID: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/)
