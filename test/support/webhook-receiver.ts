@@ -3,21 +3,47 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 export interface ReceivedWebhook {
   headers: IncomingHttpHeaders;
   body: string;
+  /** The status it was answered with; undefined while the answer is held back. */
+  answeredWith?: number;
 }
 
 /** An operator's HTTP endpoint on loopback that records every request and answers with the status it is told. */
 export class WebhookReceiver {
   readonly received: ReceivedWebhook[] = [];
   respondWith = 204;
+  /** Statuses to answer first, one per request, before `respondWith` applies. */
+  readonly firstAnswers: number[] = [];
+  private heldAnswers: Array<() => void> | undefined;
   private server: Server | undefined;
+
+  /** A slow receiver: requests are recorded as they arrive, but answered only on `release`. */
+  hold(): void {
+    this.heldAnswers ??= [];
+  }
+
+  release(): void {
+    const held = this.heldAnswers ?? [];
+    this.heldAnswers = undefined;
+    for (const answer of held) answer();
+  }
 
   async start(): Promise<string> {
     this.server = createServer((request, response) => {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
-        this.received.push({ headers: request.headers, body: Buffer.concat(chunks).toString('utf8') });
-        response.writeHead(this.respondWith).end();
+        const received: ReceivedWebhook = {
+          headers: request.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+        };
+        this.received.push(received);
+        const status = this.firstAnswers.shift() ?? this.respondWith;
+        const answer = () => {
+          received.answeredWith = status;
+          response.writeHead(status).end();
+        };
+        if (this.heldAnswers) this.heldAnswers.push(answer);
+        else answer();
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
@@ -27,6 +53,7 @@ export class WebhookReceiver {
   }
 
   async stop(): Promise<void> {
+    this.release();
     await new Promise((resolve) => this.server?.close(resolve));
   }
 }

@@ -2,7 +2,13 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { APP_CONFIG, type NotifierConfig } from '@fleetlog/config';
 import { LOGGER, OpsModule } from '@fleetlog/observability';
-import { AlertNotifier } from './alert-notifier';
+import { AlertFanOut } from './alert-fan-out';
+import { DeliveryLog } from './delivery-log';
+import { DeliveryWorker } from './delivery-worker';
+import { Notifier } from './notifier';
+import { NotifierKafka } from './notifier-kafka';
+import { NotifierMetrics } from './notifier-metrics';
+import { TargetTable } from './target-table';
 
 @Module({})
 export class NotifierModule {
@@ -13,7 +19,13 @@ export class NotifierModule {
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: LOGGER, useValue: logger },
-        AlertNotifier,
+        NotifierKafka,
+        NotifierMetrics,
+        TargetTable,
+        DeliveryLog,
+        DeliveryWorker,
+        AlertFanOut,
+        Notifier,
       ],
     };
   }

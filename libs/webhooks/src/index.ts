@@ -1,1 +1,5 @@
+export * from './address-policy';
+export * from './delivery-ledger';
+export * from './retry-schedule';
 export * from './standard-webhooks';
+export * from './target-filters';

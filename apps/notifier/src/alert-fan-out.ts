@@ -1,0 +1,88 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import { APP_CONFIG, type NotifierConfig } from '@fleetlog/config';
+import {
+  consumerGroupId,
+  webhookDeliveryKey,
+  type AlertMessage,
+  type TopicNames,
+  type WebhookDeliveryDue,
+} from '@fleetlog/contracts';
+import {
+  BatchConsumer,
+  createTransactionalProducer,
+  type ConsumedRecord,
+  type OutboundRecord,
+} from '@fleetlog/kafka';
+import { HealthRegistry, LOGGER } from '@fleetlog/observability';
+import { NotifierKafka } from './notifier-kafka';
+import { TargetTable } from './target-table';
+
+/**
+ * fleet.alerts → one delivery owed per (alert transition, target whose filters match) on fleet.webhooks.retry, due at
+ * once. No HTTP here: the deliveries and the alert offsets are committed in one Kafka transaction, so a crash neither
+ * loses a delivery nor owes it twice, and no receiver, however slow, holds up the alerts behind.
+ */
+@Injectable()
+export class AlertFanOut {
+  private readonly topics: TopicNames;
+  private readonly producer: Producer;
+  private readonly consumer: BatchConsumer;
+
+  constructor(
+    @Inject(APP_CONFIG) config: NotifierConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+    { kafka, topics }: NotifierKafka,
+    private readonly targets: TargetTable,
+    health: HealthRegistry,
+  ) {
+    this.topics = topics;
+    const groupId = consumerGroupId(config.FLEETLOG_NAMESPACE, 'notifier');
+    this.producer = createTransactionalProducer(kafka, `${groupId}-${config.NOTIFIER_INSTANCE_ID}`);
+    this.consumer = new BatchConsumer(kafka, {
+      groupId,
+      topics: [topics.alerts],
+      fromBeginning: true,
+      maxWaitTimeInMs: 50,
+      transactionalProducer: this.producer,
+    });
+    health.register('alerts-consumer', () => this.consumer.ready);
+    health.register('webhook-targets', () => targets.ready);
+  }
+
+  /** Call once the target table is loaded: alerts are matched against the whole table. */
+  async start(): Promise<void> {
+    await this.producer.connect();
+    await this.consumer.start(async (records) => records.flatMap((record) => this.fanOut(record)));
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer.stop();
+    await this.producer.disconnect();
+  }
+
+  private fanOut(record: ConsumedRecord): OutboundRecord[] {
+    const alert = JSON.parse(record.value.toString('utf8')) as AlertMessage;
+    // One alert produces two events (raised, cleared); receivers deduplicate on this id.
+    const webhookId = `${alert.alertId}.${alert.status}`;
+    const receivers = this.targets.receiversOf(alert);
+    this.logger.debug({ webhookId, targets: receivers.map(({ id }) => id) }, 'alert fanned out');
+    return receivers.map((target) => {
+      const due: WebhookDeliveryDue = {
+        kind: 'due',
+        webhookId,
+        targetId: target.id,
+        attempt: 1,
+        dueAt: new Date().toISOString(),
+        history: [],
+        alert,
+      };
+      return {
+        topic: this.topics.webhookRetries,
+        key: webhookDeliveryKey(target.id, webhookId),
+        value: JSON.stringify(due),
+      };
+    });
+  }
+}

@@ -1,0 +1,123 @@
+import type { WebhookDeliveryDue, WebhookDeliverySettled } from '@fleetlog/contracts';
+import { DeliveryLedger } from './delivery-ledger';
+
+const now = new Date('2026-12-03T06:00:00Z');
+const later = new Date('2026-12-03T07:00:00Z');
+
+function due(targetId: string, attempt = 1, dueAt = now): WebhookDeliveryDue {
+  return {
+    kind: 'due',
+    webhookId: 'alert-1.active',
+    targetId,
+    attempt,
+    dueAt: dueAt.toISOString(),
+    history: [],
+    alert: {} as WebhookDeliveryDue['alert'],
+  };
+}
+
+function settled(targetId: string): WebhookDeliverySettled {
+  return {
+    kind: 'settled',
+    webhookId: 'alert-1.active',
+    targetId,
+    outcome: 'delivered',
+    settledAt: now.toISOString(),
+  };
+}
+
+const keyOf = (targetId: string) => `${targetId}/alert-1.active`;
+
+/** Partition 0 read from its beginning, then caught up at `end`. */
+function readAll(ledger: DeliveryLedger, records: Array<WebhookDeliveryDue | WebhookDeliverySettled>): void {
+  ledger.restart(0);
+  records.forEach((record, offset) => ledger.read(0, BigInt(offset), keyOf(record.targetId), record));
+  ledger.advance(0, BigInt(records.length), BigInt(records.length));
+}
+
+describe('DeliveryLedger', () => {
+  it('owes the latest record of each key: a later due replaces an earlier one, settled ends the delivery', () => {
+    const ledger = new DeliveryLedger();
+    readAll(ledger, [due('a'), due('b'), due('a', 2), settled('b')]);
+    expect(ledger.takeDue(now, 10).map((delivery) => [delivery.key, delivery.due.attempt])).toEqual([
+      [keyOf('a'), 2],
+    ]);
+  });
+
+  it('hands out nothing before the partition is read to its end, so a settled record further on is seen first', () => {
+    const ledger = new DeliveryLedger();
+    ledger.restart(0);
+    ledger.read(0, 0n, keyOf('a'), due('a'));
+    ledger.advance(0, 1n, 2n);
+    expect(ledger.takeDue(now, 10)).toEqual([]);
+    ledger.read(0, 1n, keyOf('a'), settled('a'));
+    ledger.advance(0, 2n, 2n);
+    expect(ledger.takeDue(now, 10)).toEqual([]);
+    expect(ledger.size).toBe(0);
+  });
+
+  it('holds a retry until it is due', () => {
+    const ledger = new DeliveryLedger();
+    readAll(ledger, [due('a', 2, later)]);
+    expect(ledger.takeDue(now, 10)).toEqual([]);
+    expect(ledger.takeDue(later, 10)).toHaveLength(1);
+  });
+
+  it('lets a target have only so many attempts in flight, without holding back other targets', () => {
+    const ledger = new DeliveryLedger();
+    ledger.restart(0);
+    ['1', '2', '3'].forEach((n, offset) =>
+      ledger.read(0, BigInt(offset), `slow/${n}`, { ...due('slow'), webhookId: n }),
+    );
+    ledger.read(0, 3n, keyOf('fast'), due('fast'));
+    ledger.advance(0, 4n, 4n);
+    const taken = ledger.takeDue(now, 2).map((delivery) => delivery.key);
+    expect(taken).toHaveLength(3);
+    expect(taken).toContain(keyOf('fast'));
+    expect(ledger.takeDue(now, 2)).toEqual([]);
+  });
+
+  it('commits no further than the oldest delivery still owed or in flight', () => {
+    const ledger = new DeliveryLedger();
+    readAll(ledger, [due('a'), due('b', 1, later), settled('a')]);
+    expect(ledger.commitOffsets()).toEqual(new Map([[0, 1n]]));
+    const [inFlight] = ledger.takeDue(later, 10);
+    expect(ledger.commitOffsets()).toEqual(new Map([[0, 1n]]));
+    ledger.settle(inFlight!, 3n);
+    expect(ledger.commitOffsets()).toEqual(new Map([[0, 3n]]));
+  });
+
+  it('after a restart, ignores records older than the follow-up an attempt in flight already stored', () => {
+    const ledger = new DeliveryLedger();
+    readAll(ledger, [due('a')]);
+    const [delivery] = ledger.takeDue(now, 10);
+    // The group rebalances while the attempt runs: the partition is read again from its committed offset.
+    ledger.restart(0);
+    ledger.read(0, 0n, keyOf('a'), due('a'));
+    ledger.advance(0, 1n, 1n);
+    expect(ledger.takeDue(now, 10)).toEqual([]);
+    ledger.settle(delivery!, 1n);
+    ledger.restart(0);
+    ledger.read(0, 0n, keyOf('a'), due('a'));
+    expect(ledger.size).toBe(0);
+    ledger.read(0, 1n, keyOf('a'), due('a', 2, later));
+    ledger.advance(0, 2n, 2n);
+    expect(ledger.takeDue(later, 10).map(({ due: { attempt } }) => attempt)).toEqual([2]);
+  });
+
+  it('owes a delivery again when its outcome could not be stored', () => {
+    const ledger = new DeliveryLedger();
+    readAll(ledger, [due('a')]);
+    const [delivery] = ledger.takeDue(now, 10);
+    ledger.release(delivery!);
+    expect(ledger.takeDue(now, 10).map(({ key }) => key)).toEqual([keyOf('a')]);
+  });
+
+  it('forgets a revoked partition', () => {
+    const ledger = new DeliveryLedger();
+    readAll(ledger, [due('a')]);
+    ledger.revoke(0);
+    expect(ledger.size).toBe(0);
+    expect(ledger.commitOffsets()).toEqual(new Map());
+  });
+});

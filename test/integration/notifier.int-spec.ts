@@ -1,0 +1,344 @@
+import { execFile } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { Client } from '@elastic/elasticsearch';
+import { recordIndexNames } from '@fleetlog/elasticsearch';
+import { Kafka, logLevel, type Producer } from 'kafkajs';
+import {
+  topicNames,
+  webhookDeliveryKey,
+  type AlertMessage,
+  type AlertSeverity,
+  type WebhookDeadLetter,
+  type WebhookDeliveryRecord,
+  type WebhookTarget,
+} from '@fleetlog/contracts';
+import { verifyWebhook, type WebhookHeaders } from '@fleetlog/webhooks';
+import type { AppProcess } from '../../tools/main/app-process.ts';
+import { AppFleet } from '../support/app-fleet';
+import { readTopic, readTopicToEnd } from '../support/kafka-reader';
+import { eventually, WebhookReceiver, type ReceivedWebhook } from '../support/webhook-receiver';
+import { removeNamespaceIndices } from '../support/namespace-cleanup';
+
+const run = promisify(execFile);
+
+/**
+ * The notifier on real Kafka and Elasticsearch, with no cep: the test writes alert records to fleet.alerts and
+ * target records to fleet.webhooks.targets itself, and runs HTTP receivers on loopback. Retries are scheduled in
+ * fractions of a second (3 attempts), so parking takes seconds, not hours.
+ */
+describe('notifier', () => {
+  const namespace = `it-${randomBytes(4).toString('hex')}`;
+  const topics = topicNames(namespace);
+  const kafka = new Kafka({ brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
+  const producer: Producer = kafka.producer();
+  const elasticsearch = new Client({ node: process.env.ELASTICSEARCH_URL! });
+  const apps = new AppFleet(namespace);
+  const receivers: WebhookReceiver[] = [];
+  const maxAttempts = 3;
+
+  const operator = new WebhookReceiver();
+  const operatorSecret = `whsec_${randomBytes(24).toString('base64')}`;
+  let notifierEnv: NodeJS.ProcessEnv = {};
+  let notifier: AppProcess;
+
+  beforeAll(async () => {
+    receivers.push(operator);
+    notifierEnv = {
+      WEBHOOK_URL: await operator.start(),
+      WEBHOOK_SECRET: operatorSecret,
+      WEBHOOK_ALLOW_PRIVATE_NETWORK: 'true',
+      WEBHOOK_MAX_ATTEMPTS: String(maxAttempts),
+      WEBHOOK_RETRY_INITIAL_DELAY_MS: '300',
+      WEBHOOK_RETRY_MAX_DELAY_MS: '1000',
+      WEBHOOK_ATTEMPT_TIMEOUT_MS: '20000',
+      NOTIFIER_INSTANCE_ID: `${namespace}-notifier`,
+    };
+    notifier = await launchNotifier('notifier');
+    await producer.connect();
+  });
+
+  afterAll(async () => {
+    const exitCodes = await apps.stopAll();
+    await producer.disconnect();
+    await Promise.all(receivers.map((receiver) => receiver.stop()));
+    await removeNamespaceIndices(elasticsearch, namespace);
+    await elasticsearch.close();
+    if (exitCodes.some((code) => code !== 0)) process.stdout.write(apps.recentOutput(200));
+    expect(exitCodes.every((code) => code === 0)).toBe(true);
+  });
+
+  function launchNotifier(label: string): Promise<AppProcess> {
+    return apps.launch('notifier', notifierEnv, { label }).catch((error: Error) => {
+      throw new Error(`${error.message}\n${apps.recentOutput()}`);
+    });
+  }
+
+  async function startReceiver(): Promise<{ receiver: WebhookReceiver; url: string }> {
+    const receiver = new WebhookReceiver();
+    receivers.push(receiver);
+    return { receiver, url: await receiver.start() };
+  }
+
+  /** Writes a target and waits until the running notifier has read it. */
+  async function addTarget(url: string, overrides: Partial<WebhookTarget> = {}): Promise<WebhookTarget> {
+    const target: WebhookTarget = {
+      id: randomUUID(),
+      url,
+      secret: `whsec_${randomBytes(24).toString('base64')}`,
+      enabled: true,
+      filters: {},
+      // The receivers listen on loopback.
+      allowPrivateNetwork: true,
+      changedBy: 'notifier.int-spec',
+      changedAt: new Date().toISOString(),
+      ...overrides,
+    };
+    await producer.send({
+      topic: topics.webhookTargets,
+      messages: [{ key: target.id, value: JSON.stringify(target) }],
+    });
+    await eventually(
+      () => apps.output.find((line) => line.includes(target.id) && line.includes('webhook target changed')),
+      15_000,
+      `the notifier to read target ${target.id}`,
+    );
+    return target;
+  }
+
+  async function raise(fleetId: string, severity: AlertSeverity = 'critical'): Promise<AlertMessage> {
+    const alert: AlertMessage = {
+      alertId: randomBytes(8).toString('hex'),
+      status: 'active',
+      ruleId: 'overspeed',
+      ruleVersion: 1,
+      ruleName: 'Overspeed',
+      severity,
+      vehicleId: 'veh-1',
+      fleetId,
+      message: 'speed above 120 km/h for 10 s',
+      startedAt: new Date(Date.now() - 10_000).toISOString(),
+      raisedAt: new Date().toISOString(),
+      facts: { speedKph: 131 },
+      lineage: [{ topic: topics.telemetry, partition: 0, offset: '42' }],
+    };
+    await producer.send({
+      topic: topics.alerts,
+      messages: [{ key: alert.alertId, value: JSON.stringify(alert) }],
+    });
+    return alert;
+  }
+
+  function waitFor<T>(
+    probe: () => Promise<T | undefined> | T | undefined,
+    what: string,
+    timeoutMs = 30_000,
+  ): Promise<T> {
+    return eventually(probe, timeoutMs, what).catch((error: Error) => {
+      throw new Error(`${error.message}\n${apps.recentOutput()}`);
+    });
+  }
+
+  async function parkedDelivery(targetId: string, webhookId: string): Promise<WebhookDeadLetter> {
+    const key = webhookDeliveryKey(targetId, webhookId);
+    const records = await readTopic(
+      topics.webhookDeadLetters,
+      (read) => read.some((record) => record.key === key),
+      30_000,
+    );
+    const record = records.find((read) => read.key === key);
+    if (!record) throw new Error(`no dead letter for ${key}\n${apps.recentOutput()}`);
+    return JSON.parse(record.value.toString('utf8')) as WebhookDeadLetter;
+  }
+
+  const webhookIdOf = (request: ReceivedWebhook) => request.headers['webhook-id'];
+  const fleet = () => `fleet-${randomBytes(3).toString('hex')}`;
+
+  it('signs each delivery so the receiver can verify it, and sends a target only the alerts its filters match', async () => {
+    const [fleetA, fleetB] = [fleet(), fleet()];
+    const filtered = await startReceiver();
+    const everything = await startReceiver();
+    const filteredTarget = await addTarget(filtered.url, {
+      filters: { fleetIds: [fleetA], severities: ['critical'] },
+    });
+    await addTarget(everything.url, { filters: { fleetIds: [fleetA, fleetB] } });
+
+    const matching = await raise(fleetA, 'critical');
+    const otherSeverity = await raise(fleetA, 'warning');
+    const otherFleet = await raise(fleetB, 'critical');
+
+    await waitFor(() => (everything.receiver.received.length >= 3 ? true : undefined), 'three deliveries');
+    const delivered = await waitFor(() => filtered.receiver.received[0], 'the filtered delivery');
+    expect(webhookIdOf(delivered)).toBe(`${matching.alertId}.active`);
+    const event = JSON.parse(delivered.body) as { type: string; data: AlertMessage };
+    expect(event.type).toBe('alert.active');
+    expect(event.data.alertId).toBe(matching.alertId);
+    const headers = delivered.headers as unknown as WebhookHeaders;
+    expect(verifyWebhook(filteredTarget.secret, headers, delivered.body, new Date())).toBe(true);
+    expect(
+      verifyWebhook(`whsec_${randomBytes(24).toString('base64')}`, headers, delivered.body, new Date()),
+    ).toBe(false);
+
+    // The fan-out of all three alerts is on the retry topic (the catch-all target got them): only the matching one
+    // was owed to the filtered target.
+    const owed = (await readTopicToEnd(topics.webhookRetries, 30_000))
+      .map((record) => JSON.parse(record.value.toString('utf8')) as WebhookDeliveryRecord)
+      .filter((record) => record.kind === 'due' && record.targetId === filteredTarget.id);
+    expect(owed.map((record) => record.webhookId)).toEqual([`${matching.alertId}.active`]);
+    expect(everything.receiver.received.map(webhookIdOf).sort()).toEqual(
+      [matching, otherSeverity, otherFleet].map((alert) => `${alert.alertId}.active`).sort(),
+    );
+    expect(filtered.receiver.received).toHaveLength(1);
+  });
+
+  it('delivers every alert to the operator target configured in the environment', async () => {
+    const alert = await raise(fleet(), 'info');
+    const webhookId = `${alert.alertId}.active`;
+    const delivered = await waitFor(
+      () => operator.received.find((request) => webhookIdOf(request) === webhookId),
+      'the delivery to the operator target',
+    );
+    expect(
+      verifyWebhook(
+        operatorSecret,
+        delivered.headers as unknown as WebhookHeaders,
+        delivered.body,
+        new Date(),
+      ),
+    ).toBe(true);
+  });
+
+  it('retries a receiver answering 500 and delivers once it answers 2xx, and logs every attempt in Elasticsearch', async () => {
+    const { receiver, url } = await startReceiver();
+    receiver.firstAnswers.push(500, 500);
+    const fleetId = fleet();
+    const target = await addTarget(url, { filters: { fleetIds: [fleetId] } });
+    const alert = await raise(fleetId);
+    const webhookId = `${alert.alertId}.active`;
+
+    await waitFor(
+      () => receiver.received.find((request) => request.answeredWith === 204),
+      'the accepted attempt',
+    );
+    expect(receiver.received.map((request) => [webhookIdOf(request), request.answeredWith])).toEqual([
+      [webhookId, 500],
+      [webhookId, 500],
+      [webhookId, 204],
+    ]);
+
+    const index = recordIndexNames(namespace).deliveries;
+    const attempts = await waitFor(async () => {
+      await elasticsearch.indices.refresh({ index });
+      const found = await elasticsearch.search<Record<string, unknown>>({
+        index,
+        query: { bool: { filter: [{ term: { webhookId } }, { term: { targetId: target.id } }] } },
+        sort: [{ attempt: 'asc' }],
+      });
+      return found.hits.hits.length === 3 ? found.hits.hits.map((hit) => hit._source!) : undefined;
+    }, 'three delivery log documents');
+    expect(
+      attempts.map(({ attempt, result, httpStatus, alertId }) => ({ attempt, result, httpStatus, alertId })),
+    ).toEqual([
+      { attempt: 1, result: 'failed', httpStatus: 500, alertId: alert.alertId },
+      { attempt: 2, result: 'failed', httpStatus: 500, alertId: alert.alertId },
+      { attempt: 3, result: 'delivered', httpStatus: 204, alertId: alert.alertId },
+    ]);
+    expect(attempts.every(({ durationMs }) => typeof durationMs === 'number')).toBe(true);
+  });
+
+  it('parks a delivery its receiver never accepts, with the reason, and the redrive puts it back', async () => {
+    const { receiver, url } = await startReceiver();
+    receiver.respondWith = 503;
+    const fleetId = fleet();
+    const target = await addTarget(url, { filters: { fleetIds: [fleetId] } });
+    const alert = await raise(fleetId);
+    const webhookId = `${alert.alertId}.active`;
+
+    const parked = await parkedDelivery(target.id, webhookId);
+    expect(parked).toMatchObject({
+      webhookId,
+      targetId: target.id,
+      attempts: maxAttempts,
+      lastError: `HTTP 503 (after ${maxAttempts} attempts)`,
+      alert: { alertId: alert.alertId },
+    });
+    expect(parked.history.map(({ attempt, httpStatus }) => [attempt, httpStatus])).toEqual([
+      [1, 503],
+      [2, 503],
+      [3, 503],
+    ]);
+    expect(receiver.received).toHaveLength(maxAttempts);
+
+    receiver.respondWith = 200;
+    const { stdout } = await run(process.execPath, ['tools/webhooks/redrive.ts', '--target', target.id], {
+      env: { ...process.env, FLEETLOG_NAMESPACE: namespace },
+    });
+    expect(stdout).toContain('re-drove 1 parked delivery');
+    const redelivered = await waitFor(
+      () => receiver.received.find((request) => request.answeredWith === 200),
+      'the re-driven delivery',
+    );
+    expect(webhookIdOf(redelivered)).toBe(webhookId);
+  });
+
+  it('refuses a target that resolves to a private address without allowPrivateNetwork, parking it as ssrf', async () => {
+    const { receiver, url } = await startReceiver();
+    const fleetId = fleet();
+    // 127.0.0.1 spelled as one decimal number: the guard must see through it.
+    const disguised = url.replace('127.0.0.1', '2130706433');
+    const target = await addTarget(disguised, {
+      filters: { fleetIds: [fleetId] },
+      allowPrivateNetwork: false,
+    });
+    const alert = await raise(fleetId);
+
+    const parked = await parkedDelivery(target.id, `${alert.alertId}.active`);
+    expect(parked.lastError).toBe('ssrf: 127.0.0.1 resolves to 127.0.0.1 (loopback)');
+    expect(parked.attempts).toBe(1);
+    expect(receiver.received).toHaveLength(0);
+  });
+
+  it('keeps delivering to other targets while one target holds its requests unanswered', async () => {
+    const slow = await startReceiver();
+    const fast = await startReceiver();
+    slow.receiver.hold();
+    const fleetId = fleet();
+    await addTarget(slow.url, { filters: { fleetIds: [fleetId] } });
+    await addTarget(fast.url, { filters: { fleetIds: [fleetId] } });
+
+    const first = await raise(fleetId);
+    await waitFor(() => slow.receiver.received[0], 'the slow target to be sent the first alert');
+    const second = await raise(fleetId);
+    await waitFor(
+      () => (fast.receiver.received.length >= 2 ? true : undefined),
+      'the fast target to be sent both alerts',
+    );
+
+    expect(fast.receiver.received.map(webhookIdOf)).toEqual([
+      `${first.alertId}.active`,
+      `${second.alertId}.active`,
+    ]);
+    expect(fast.receiver.received.every((request) => request.answeredWith === 204)).toBe(true);
+    expect(slow.receiver.received[0]!.answeredWith).toBeUndefined();
+    slow.receiver.release();
+  });
+
+  it('attempts again, after a restart, a delivery that was in flight when the notifier crashed', async () => {
+    const { receiver, url } = await startReceiver();
+    receiver.hold();
+    const fleetId = fleet();
+    await addTarget(url, { filters: { fleetIds: [fleetId] } });
+    const alert = await raise(fleetId);
+    await waitFor(() => receiver.received[0], 'the attempt in flight');
+
+    notifier.child.kill('SIGKILL');
+    await notifier.exited;
+    // Answered now, to a connection nobody listens on any more: the notifier never learnt the outcome.
+    receiver.release();
+    await launchNotifier('restarted notifier');
+
+    const again = await waitFor(() => receiver.received[1], 'the attempt after the restart', 90_000);
+    expect(webhookIdOf(again)).toBe(`${alert.alertId}.active`);
+    expect(again.answeredWith).toBe(204);
+  });
+});
