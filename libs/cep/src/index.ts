@@ -1,3 +1,4 @@
+export * from './backtest';
 export * from './checkpoint';
 export * from './fact-plan';
 export * from './stream-processor';

@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { RuleAuditRepository } from './rule-audit.repository';
+import { RuleDryRunService } from './rule-dry-run.service';
+import { RulesController } from './rules.controller';
+import { RulesService } from './rules.service';
+import { RulesTopic } from './rules-topic';
+import { TelemetryLog } from './telemetry-log';
+
+/** Rules as operators change them (fleet.rules, the audit trail) and dry runs over recorded telemetry. */
+@Module({
+  controllers: [RulesController],
+  providers: [RulesTopic, RuleAuditRepository, TelemetryLog, RulesService, RuleDryRunService],
+})
+export class RulesModule {}
