@@ -19,6 +19,7 @@ import {
   type ReferenceRule,
 } from '../support/carobd-reference';
 import { openTransactionTails, readTopic, readTopicToEnd, type ReadRecord } from '../support/kafka-reader';
+import { removeNamespaceIndices } from '../support/namespace-cleanup';
 
 /**
  * Real drives of a real car (carOBD: a 2014 Toyota Etios, ~2 readings a second) replayed through the whole
@@ -128,17 +129,7 @@ describe('carOBD drives replayed through the pipeline', () => {
       process.stdout.write(
         `${run.namespace}: app output in ${logFile}; ${troubles.length} warnings or errors\n${troubles.join('\n')}\n`,
       );
-      for (const dataset of ['telemetry', 'alerts', 'aggregates']) {
-        // Named one by one: Elasticsearch refuses wildcard deletes by default.
-        await elasticsearch.indices.delete(
-          { index: `${run.namespace}-fleet-${dataset}-v1` },
-          { ignore: [404] },
-        );
-        await elasticsearch.indices.deleteIndexTemplate(
-          { name: `${run.namespace}-fleet-${dataset}` },
-          { ignore: [404] },
-        );
-      }
+      await removeNamespaceIndices(elasticsearch, run.namespace);
       if (exitCodes.some((code) => code !== 0)) process.stdout.write(run.apps.recentOutput(200));
       expect(exitCodes.every((code) => code === 0)).toBe(true);
     }

@@ -9,6 +9,7 @@ import { freePort } from '../../tools/main/app-process.ts';
 import { AppFleet } from '../support/app-fleet';
 import { readTopic } from '../support/kafka-reader';
 import { eventually } from '../support/webhook-receiver';
+import { removeNamespaceIndices } from '../support/namespace-cleanup';
 
 /**
  * Rules live in the log: cep seeds the compacted fleet.rules topic from its rule directory on first start, then
@@ -107,13 +108,7 @@ describe('rules changed while cep runs', () => {
     await alertTail.disconnect();
     await producer.disconnect();
     const exitCodes = await apps.stopAll();
-    for (const dataset of ['telemetry', 'alerts', 'aggregates']) {
-      await elasticsearch.indices.delete({ index: `${namespace}-fleet-${dataset}-v1` }, { ignore: [404] });
-      await elasticsearch.indices.deleteIndexTemplate(
-        { name: `${namespace}-fleet-${dataset}` },
-        { ignore: [404] },
-      );
-    }
+    await removeNamespaceIndices(elasticsearch, namespace);
     await elasticsearch.close();
     expect(exitCodes).toEqual([0]);
   });

@@ -5,6 +5,7 @@ import type { AlertMessage } from '@fleetlog/contracts';
 import { verifyWebhook, type WebhookHeaders } from '@fleetlog/webhooks';
 import { AppFleet } from '../support/app-fleet';
 import { eventually, WebhookReceiver } from '../support/webhook-receiver';
+import { removeNamespaceIndices } from '../support/namespace-cleanup';
 
 /**
  * The thinnest real path, end to end on real servers: simulator → Mosquitto → gateway → Kafka → cep (rules/
@@ -24,20 +25,18 @@ describe('pipeline, end to end', () => {
     const webhookUrl = await receiver.start();
     await apps.launch('gateway', { MQTT_CLIENT_ID: `${namespace}-gateway` });
     await apps.launch('cep', { RULES_DIR: 'rules' });
-    await apps.launch('notifier', { WEBHOOK_URL: webhookUrl, WEBHOOK_SECRET: secret });
+    await apps.launch('notifier', {
+      WEBHOOK_URL: webhookUrl,
+      WEBHOOK_SECRET: secret,
+      // The receiver listens on loopback, which the SSRF guard refuses unless told otherwise.
+      WEBHOOK_ALLOW_PRIVATE_NETWORK: 'true',
+    });
   });
 
   afterAll(async () => {
     const exitCodes = await apps.stopAll();
     await receiver.stop();
-    for (const dataset of ['telemetry', 'alerts', 'aggregates']) {
-      // Named one by one: Elasticsearch refuses wildcard deletes by default.
-      await elasticsearch.indices.delete({ index: `${namespace}-fleet-${dataset}-v1` }, { ignore: [404] });
-      await elasticsearch.indices.deleteIndexTemplate(
-        { name: `${namespace}-fleet-${dataset}` },
-        { ignore: [404] },
-      );
-    }
+    await removeNamespaceIndices(elasticsearch, namespace);
     await elasticsearch.close();
     if (exitCodes.some((code) => code !== 0)) process.stdout.write(apps.recentOutput(200));
     expect(exitCodes.every((code) => code === 0)).toBe(true);
@@ -71,7 +70,7 @@ describe('pipeline, end to end', () => {
     expect(event.data).toMatchObject({
       ruleId: 'overspeed',
       ruleVersion: 1,
-      vehicleId: 'sim-0001',
+      vehicleId: 'sim-00001',
       fleetId,
       status: 'active',
     });

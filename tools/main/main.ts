@@ -49,6 +49,8 @@ async function main(): Promise<void> {
     const endpoints = await stackUp(stackOptions);
     const secret = `whsec_${randomBytes(24).toString('base64')}`;
     const webhookUrl = await startWebhookReceiver(secret);
+    // The api's bootstrap admin key: the one in the environment, or one made for this run and printed below.
+    const adminKey = process.env.API_ADMIN_KEY ?? `flk_demo_${randomBytes(24).toString('base64url')}`;
     const shared = {
       KAFKA_BROKERS: endpoints.kafkaBrokers,
       ELASTICSEARCH_URL: endpoints.elasticsearchUrl,
@@ -59,8 +61,17 @@ async function main(): Promise<void> {
     const apps: Array<[AppName, NodeJS.ProcessEnv]> = [
       ['gateway', { HTTP_PORT: '3001' }],
       ['cep', { HTTP_PORT: '3002' }],
-      ['notifier', { HTTP_PORT: '3003', WEBHOOK_URL: webhookUrl, WEBHOOK_SECRET: secret }],
-      ['api', { HTTP_PORT: '3000' }],
+      // The demo's receiver is on loopback, which the SSRF guard refuses unless told otherwise.
+      [
+        'notifier',
+        {
+          HTTP_PORT: '3003',
+          WEBHOOK_URL: webhookUrl,
+          WEBHOOK_SECRET: secret,
+          WEBHOOK_ALLOW_PRIVATE_NETWORK: 'true',
+        },
+      ],
+      ['api', { HTTP_PORT: '3000', API_ADMIN_KEY: adminKey }],
     ];
     for (const [name, env] of apps) {
       const app = launch(name, { ...shared, ...env });
@@ -73,7 +84,11 @@ async function main(): Promise<void> {
     const vehicles = process.env.SIMULATOR_VEHICLES ?? '5';
     running.push(launch('simulator', { ...shared, SIMULATOR_VEHICLES: vehicles }));
     say(`\nPipeline running with ${vehicles} simulated vehicles. Alerts appear below as webhooks arrive.`);
-    say('Search them: curl "http://127.0.0.1:3000/alerts?status=active"   Stop: Ctrl-C\n');
+    say(`Search them:  export API_ADMIN_KEY=${adminKey}`);
+    say(
+      '              curl -H "Authorization: Bearer $API_ADMIN_KEY" "http://127.0.0.1:3000/alerts?status=active"',
+    );
+    say('Stop: Ctrl-C\n');
   } catch (error) {
     say(`\nFailed to start: ${(error as Error).message}`);
     await stopAll();

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { RuleRecord } from '@fleetlog/contracts';
 import { CompactedTopicTable, createIdempotentProducer } from '@fleetlog/kafka';
-import { InvalidRuleError, validateRule, type Rule } from '@fleetlog/rules';
+import { ruleOfRecord, type Rule } from '@fleetlog/rules';
 import { loadRuleDirectory } from './rule-directory';
 
 /** Rule changes that arrive together (an `apply` of a whole directory) are applied once. */
@@ -55,7 +55,7 @@ export class RuleCatalog {
 
   /** Reads the catalog (seeding it from `seedDirectory` if the topic was never written) and returns its rules. */
   async start(seedDirectory: string): Promise<Rule[]> {
-    if (await this.neverWritten()) await this.seed(seedDirectory);
+    if (await this.table.neverWritten()) await this.seed(seedDirectory);
     await this.table.start();
     return this.rules();
   }
@@ -76,17 +76,6 @@ export class RuleCatalog {
       this.pending = undefined;
       this.onChange(this.rules());
     }, settleMs);
-  }
-
-  private async neverWritten(): Promise<boolean> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      const offsets = await admin.fetchTopicOffsets(this.topic);
-      return offsets.every(({ high }) => high === '0');
-    } finally {
-      await admin.disconnect();
-    }
   }
 
   private async seed(directory: string): Promise<void> {
@@ -112,11 +101,5 @@ export class RuleCatalog {
 
 function ruleOf(topic: string, key: string, value: Buffer): Rule {
   const record = JSON.parse(value.toString('utf8')) as Partial<RuleRecord>;
-  const validation = validateRule(record.rule);
-  const source = `${topic} key ${key}`;
-  if (!validation.valid) throw new InvalidRuleError(source, validation.problems);
-  if (validation.rule.id !== key) {
-    throw new InvalidRuleError(source, [{ path: '/id', message: `differs from the record key` }]);
-  }
-  return validation.rule;
+  return ruleOfRecord(`${topic} key ${key}`, key, record);
 }

@@ -94,10 +94,30 @@ export const notifierEnvSchema = z
   .object({
     ...common,
     ...kafka,
+    ...elasticsearch,
     HTTP_PORT: port(3003),
+    /** Names the Kafka transactional id of the alert fan-out; stable per instance, unique among instances. */
+    NOTIFIER_INSTANCE_ID: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits, dot, dash, underscore')
+      .default(hostname()),
+    /** An operator-defined target receiving every alert, besides those on fleet.webhooks.targets. */
     WEBHOOK_URL: url(['http:', 'https:']).optional(),
     WEBHOOK_SECRET: z.string().optional(),
+    /** Lets WEBHOOK_URL resolve to private, loopback or link-local addresses (a receiver on the same host). */
+    WEBHOOK_ALLOW_PRIVATE_NETWORK: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((value) => value === 'true'),
+    /** Attempts per delivery, the first included; then it is parked on fleet.webhooks.dlq. */
     WEBHOOK_MAX_ATTEMPTS: positiveInt(8),
+    /** Full-jitter backoff: the n-th retry waits a random time up to min(max, initial × 2^(n-1)); ~6 h over 8 attempts. */
+    WEBHOOK_RETRY_INITIAL_DELAY_MS: positiveInt(6 * 60_000),
+    WEBHOOK_RETRY_MAX_DELAY_MS: positiveInt(6 * 3_600_000),
+    /** One attempt, DNS to response, gets this long. */
+    WEBHOOK_ATTEMPT_TIMEOUT_MS: positiveInt(10_000),
+    /** Concurrent attempts per target: a slow target ties up at most this many, never the others' deliveries. */
+    WEBHOOK_MAX_IN_FLIGHT_PER_TARGET: positiveInt(4),
   })
   .refine((env) => !env.WEBHOOK_URL || (env.WEBHOOK_SECRET?.length ?? 0) >= 24, {
     path: ['WEBHOOK_SECRET'],
@@ -106,8 +126,26 @@ export const notifierEnvSchema = z
 
 export const apiEnvSchema = z.object({
   ...common,
+  ...kafka,
   ...elasticsearch,
   HTTP_PORT: port(3000),
+  /** Accepted as an admin key without being stored: creates the first keys. Unset, only stored keys work. */
+  API_ADMIN_KEY: z.string().min(32, 'at least 32 characters').optional(),
+  /** How long a key lookup is cached: a revocation on another instance takes effect within this time. */
+  API_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
+  /** Token bucket per API key (per client address without one): sustained requests per second ... */
+  API_RATE_LIMIT_PER_SECOND: z.coerce.number().positive().default(20),
+  /** ... and the burst a quiet caller may spend at once. */
+  API_RATE_LIMIT_BURST: positiveInt(100),
+  /** Dry runs of rules (POST /rules/test) read the telemetry log: the longest time range and most records one may read. */
+  RULES_DRY_RUN_MAX_RANGE_H: z.coerce
+    .number()
+    .positive()
+    .max(31 * 24)
+    .default(24),
+  RULES_DRY_RUN_MAX_RECORDS: positiveInt(1_000_000),
+  /** As cep runs with (set both alike): a dry run decides lateness and absences the way cep does. */
+  CEP_ALLOWED_LATENESS_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
 });
 
 export const simulatorEnvSchema = z.object({

@@ -18,7 +18,11 @@ export function datasetNames(namespace: string, jobVersion: string): Record<Data
     template: `${prefix}fleet-${dataset}`,
     pattern: `${prefix}fleet-${dataset}-*`,
   });
-  return { telemetry: names('telemetry'), alerts: names('alerts'), aggregates: names('aggregates') };
+  return {
+    telemetry: names('telemetry'),
+    alerts: names('alerts'),
+    aggregates: names('aggregates'),
+  };
 }
 
 const keyword = { type: 'keyword' } as const;

@@ -1,3 +1,4 @@
+export * from './record-indices';
 export * from './bulk-writer';
 export * from './index-provisioning';
 export * from './index-templates';

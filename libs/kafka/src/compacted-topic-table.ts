@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
+import { backoffDelay, sleep } from '@fleetlog/resilience';
 
 /** One change of a compacted topic's table: a value, or `undefined` for a tombstone (the key was deleted). */
 export interface TableChange<T> {
@@ -20,6 +21,24 @@ export interface CompactedTopicTableOptions<T> {
   onRejected?: (change: Omit<TableChange<T>, 'value'>, error: unknown) => void;
 }
 
+/** A record was written but this table has not read it within the time given: retrying the read will see it. */
+export class TableReadBackTimeout extends Error {
+  readonly retriable = true;
+
+  constructor(topic: string, partition: number, offset: bigint, timeoutMs: number) {
+    super(`${topic} partition ${partition} not read up to offset ${offset} within ${timeoutMs} ms`);
+    this.name = 'TableReadBackTimeout';
+  }
+}
+
+interface ReadBackWaiter {
+  partition: number;
+  offset: bigint;
+  done: () => void;
+}
+
+const maxStartAttempts = 5;
+
 /**
  * The current table of a compacted topic (rules, webhook targets) in memory: read from the beginning at start,
  * then followed live. Each reader is its own consumer group that never commits, so every start re-reads the whole
@@ -29,6 +48,9 @@ export class CompactedTopicTable<T> {
   private readonly entries = new Map<string, T>();
   private readonly consumer: Consumer;
   private caughtUp = false;
+  /** Per partition, the offset after the last record read (applied or rejected). */
+  private readonly readUpTo = new Map<number, bigint>();
+  private waiters: ReadBackWaiter[] = [];
 
   constructor(
     private readonly kafka: Kafka,
@@ -42,9 +64,7 @@ export class CompactedTopicTable<T> {
 
   /** Resolves once everything the topic held at start has been read into the table. */
   async start(): Promise<void> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    const ends = await admin.fetchTopicOffsets(this.options.topic).finally(() => admin.disconnect());
+    const ends = await this.endOffsets();
     const remaining = new Map(
       ends
         .filter(({ high, low }) => BigInt(high) > BigInt(low))
@@ -79,6 +99,35 @@ export class CompactedTopicTable<T> {
     await this.consumer.disconnect();
   }
 
+  /** Whether nothing was ever written to the topic (a compacted topic that lost everything still has offsets). */
+  async neverWritten(): Promise<boolean> {
+    const ends = await this.endOffsets();
+    return ends.every(({ high }) => high === '0');
+  }
+
+  /**
+   * Resolves once the table has read the record at `offset` of `partition` (one this process just wrote), so that
+   * a writer's next read sees its own write.
+   */
+  readBack(partition: number, offset: bigint, timeoutMs: number): Promise<void> {
+    if ((this.readUpTo.get(partition) ?? 0n) > offset) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const waiter: ReadBackWaiter = {
+        partition,
+        offset,
+        done: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((other) => other !== waiter);
+        reject(new TableReadBackTimeout(this.options.topic, partition, offset, timeoutMs));
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+
   get(key: string): T | undefined {
     return this.entries.get(key);
   }
@@ -92,7 +141,36 @@ export class CompactedTopicTable<T> {
     return this.caughtUp;
   }
 
+  /**
+   * Just after the topic is created a broker may not know its leader yet and refuse the offsets request with a
+   * retriable error, which kafkajs' admin does not retry; nothing has been read yet, so asking again is safe.
+   */
+  private async endOffsets() {
+    for (let attempt = 1; ; attempt++) {
+      const admin = this.kafka.admin();
+      try {
+        await admin.connect();
+        return await admin.fetchTopicOffsets(this.options.topic);
+      } catch (error) {
+        if (!(error as { retriable?: boolean }).retriable || attempt >= maxStartAttempts) throw error;
+        await sleep(backoffDelay(attempt, { initialMs: 200, maxMs: 2_000 }));
+      } finally {
+        await admin.disconnect();
+      }
+    }
+  }
+
   private apply(partition: number, offset: string, key: string | undefined, value: Buffer | null): void {
+    this.read(partition, offset, key, value);
+    const upTo = BigInt(offset) + 1n;
+    this.readUpTo.set(partition, upTo);
+    const isRead = (waiter: ReadBackWaiter) => waiter.partition === partition && waiter.offset < upTo;
+    const done = this.waiters.filter(isRead);
+    this.waiters = this.waiters.filter((waiter) => !isRead(waiter));
+    for (const waiter of done) waiter.done();
+  }
+
+  private read(partition: number, offset: string, key: string | undefined, value: Buffer | null): void {
     if (key === undefined) {
       this.options.onRejected?.({ key: '', partition, offset }, new Error('record without a key'));
       return;

@@ -6,3 +6,4 @@ export * from './rule-files';
 export * from './rule-schema';
 export * from './fact-catalog';
 export * from './rule-json-schema';
+export * from './json-diff';

@@ -7,6 +7,7 @@ export const baseTopicNames = {
   documentDeadLetters: 'fleet.documents.dlq',
   rules: 'fleet.rules',
   webhookTargets: 'fleet.webhooks.targets',
+  webhookRetries: 'fleet.webhooks.retry',
 } as const;
 
 export type TopicKey = keyof typeof baseTopicNames;
@@ -33,6 +34,11 @@ export const topicSpecs: Record<TopicKey, TopicSpec> = {
   documentDeadLetters: { numPartitions: 1, configEntries: [keepForever] },
   rules: { numPartitions: 1, configEntries: compacted },
   webhookTargets: { numPartitions: 1, configEntries: compacted },
+  // Deliveries owed: a week outlasts the longest retry schedule, so nothing pending is ever expired.
+  webhookRetries: {
+    numPartitions: 3,
+    configEntries: [{ name: 'retention.ms', value: String(7 * 86_400_000) }],
+  },
 };
 
 export function topicNames(namespace: string): TopicNames {

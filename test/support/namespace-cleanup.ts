@@ -1,0 +1,23 @@
+import type { Client } from '@elastic/elasticsearch';
+import { datasetNames, recordIndexNames } from '@fleetlog/elasticsearch';
+
+/**
+ * Deletes what a test's namespace left in Elasticsearch: the record indices, and each dataset's index and template
+ * for the job versions given. Named one by one: Elasticsearch refuses wildcard deletes by default. (Topics stay:
+ * they are small, and deleting them races the apps' last commits.)
+ */
+export async function removeNamespaceIndices(
+  elasticsearch: Client,
+  namespace: string,
+  jobVersions: readonly string[] = ['v1'],
+): Promise<void> {
+  for (const index of Object.values(recordIndexNames(namespace))) {
+    await elasticsearch.indices.delete({ index }, { ignore: [404] });
+  }
+  for (const version of jobVersions) {
+    for (const names of Object.values(datasetNames(namespace, version))) {
+      await elasticsearch.indices.delete({ index: names.index }, { ignore: [404] });
+      await elasticsearch.indices.deleteIndexTemplate({ name: names.template }, { ignore: [404] });
+    }
+  }
+}
