@@ -6,5 +6,6 @@ export * from './topics/fleet.webhooks.dlq/webhook-dead-letter';
 export * from './topics/fleet.documents.dlq/document-dead-letter';
 export * from './topics/fleet.rules/rule-record';
 export * from './topics/fleet.webhooks.targets/webhook-target';
+export * from './topics/fleet.jobs/job-record';
 export * from './topics/fleet.webhooks.retry/webhook-delivery';
 export { default as telemetryMessageSchema } from './topics/fleet.telemetry/telemetry-message.v1.schema.json';

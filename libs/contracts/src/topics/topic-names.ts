@@ -7,6 +7,7 @@ export const baseTopicNames = {
   documentDeadLetters: 'fleet.documents.dlq',
   rules: 'fleet.rules',
   webhookTargets: 'fleet.webhooks.targets',
+  jobs: 'fleet.jobs',
   webhookRetries: 'fleet.webhooks.retry',
 } as const;
 
@@ -34,6 +35,7 @@ export const topicSpecs: Record<TopicKey, TopicSpec> = {
   documentDeadLetters: { numPartitions: 1, configEntries: [keepForever] },
   rules: { numPartitions: 1, configEntries: compacted },
   webhookTargets: { numPartitions: 1, configEntries: compacted },
+  jobs: { numPartitions: 1, configEntries: compacted },
   // Deliveries owed: a week outlasts the longest retry schedule, so nothing pending is ever expired.
   webhookRetries: {
     numPartitions: 3,

@@ -29,4 +29,11 @@ export interface AlertMessage {
   /** The facts that made the rule fire, for the reader of the alert. */
   facts: Record<string, unknown>;
   lineage: AlertLineage[];
+  /** The cep job that decided this transition (fleet.jobs); absent on alerts from before jobs had versions. */
+  jobVersion?: string;
+  /**
+   * Where in fleet.telemetry the transition was decided: the record being processed, or, for one fired by a timer
+   * or a rule change, the partition's next offset. The notifier compares it with a promoted job's handover offsets.
+   */
+  decidedAt?: AlertLineage;
 }
