@@ -40,6 +40,8 @@ const partitionCount = 3;
 /** The fleet the rule library scopes its geofence rule to, so that every rule applies to every vehicle. */
 const fleetId = 'demo';
 const processorOptions: StreamProcessorOptions = {
+  jobVersion: 'v1',
+  documents: 'derived',
   indices: datasetNames('bench', 'v1'),
   allowedLatenessMs: 30_000,
   aggregateWindowMs: 60_000,

@@ -115,6 +115,8 @@ describe('carOBD drives replayed through the pipeline', () => {
     CEP_AGGREGATE_WINDOW_MS: String(windowMs),
     CEP_CLOCK_TICK_MS: '250',
     CEP_INSTANCE_ID: `${run.namespace}-cep`,
+    // Batches of a few dozen records: many commits, so that a kill lands halfway through a partition.
+    CEP_FETCH_MAX_BYTES_PER_PARTITION: '16384',
   });
 
   afterAll(async () => {

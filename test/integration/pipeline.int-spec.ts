@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Client } from '@elastic/elasticsearch';
 import { Kafka, logLevel, ConfigResourceTypes } from 'kafkajs';
 import type { AlertMessage } from '@fleetlog/contracts';
+import { datasetNames } from '@fleetlog/elasticsearch';
 import { verifyWebhook, type WebhookHeaders } from '@fleetlog/webhooks';
 import { AppFleet } from '../support/app-fleet';
 import { eventually, WebhookReceiver } from '../support/webhook-receiver';
@@ -102,7 +103,7 @@ describe('pipeline, end to end', () => {
     const { count } = await elasticsearch.count({ index: alias, query: { term: { fleetId } } });
     expect(count).toBeGreaterThan(20);
     const mapping = await elasticsearch.indices.getMapping({ index: alias });
-    const properties = mapping[`${namespace}-fleet-telemetry-v1`]!.mappings.properties!;
+    const properties = mapping[datasetNames(namespace, 'v1').telemetry.index]!.mappings.properties!;
     expect(properties.location).toEqual({ type: 'geo_point' });
     expect(properties.vehicleId).toEqual({ type: 'keyword' });
   });

@@ -28,6 +28,8 @@ const library: Rule[] = parseRuleSet(
 /** 12:00:00 UTC, a whole minute: the 10m windows' one-minute panes start on the minute. */
 const t0 = Date.parse('2026-11-23T12:00:00Z');
 const options: StreamProcessorOptions = {
+  jobVersion: 'v1',
+  documents: 'derived',
   indices: datasetNames('test', 'v1'),
   allowedLatenessMs: 5_000,
   aggregateWindowMs: 60_000,

@@ -45,6 +45,8 @@ function drive(fault: FaultKind | undefined, seconds = 3600) {
     maxAgeMs: 86_400_000,
   });
   const processor = new StreamProcessor(library, {
+    jobVersion: 'v1',
+    documents: 'derived',
     indices: datasetNames('test', 'v1'),
     allowedLatenessMs: 5_000,
     aggregateWindowMs: 60_000,

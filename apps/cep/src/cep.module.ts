@@ -2,7 +2,8 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { APP_CONFIG, type CepConfig } from '@fleetlog/config';
 import { LOGGER, OpsModule } from '@fleetlog/observability';
-import { TelemetryPipeline } from './telemetry-pipeline';
+import { CepMetrics } from './cep-metrics';
+import { JobSupervisor } from './job-supervisor';
 
 @Module({})
 export class CepModule {
@@ -13,7 +14,8 @@ export class CepModule {
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: LOGGER, useValue: logger },
-        TelemetryPipeline,
+        CepMetrics,
+        JobSupervisor,
       ],
     };
   }

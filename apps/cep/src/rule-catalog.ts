@@ -2,7 +2,7 @@ import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { RuleRecord } from '@fleetlog/contracts';
-import { CompactedTopicTable, createIdempotentProducer } from '@fleetlog/kafka';
+import { CompactedTopicTable } from '@fleetlog/kafka';
 import { ruleOfRecord, type Rule } from '@fleetlog/rules';
 import { loadRuleDirectory } from './rule-directory';
 
@@ -21,8 +21,8 @@ export class RuleCatalog {
   private pending: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly kafka: Kafka,
-    private readonly topic: string,
+    kafka: Kafka,
+    topic: string,
     groupPrefix: string,
     private readonly logger: Logger,
     metrics: Registry,
@@ -55,7 +55,18 @@ export class RuleCatalog {
 
   /** Reads the catalog (seeding it from `seedDirectory` if the topic was never written) and returns its rules. */
   async start(seedDirectory: string): Promise<Rule[]> {
-    if (await this.table.neverWritten()) await this.seed(seedDirectory);
+    const seed = await loadRuleDirectory(seedDirectory);
+    const changedAt = new Date().toISOString();
+    const records = seed.map((rule) => {
+      const record: RuleRecord = { rule, changedBy: `${seedDirectory}/`, changedAt };
+      return { key: rule.id, value: JSON.stringify(record) };
+    });
+    if (await this.table.seedIfNeverWritten(records)) {
+      this.logger.info(
+        { directory: seedDirectory, rules: seed.length },
+        'seeded fleet.rules from the rule directory',
+      );
+    }
     await this.table.start();
     return this.rules();
   }
@@ -76,26 +87,6 @@ export class RuleCatalog {
       this.pending = undefined;
       this.onChange(this.rules());
     }, settleMs);
-  }
-
-  private async seed(directory: string): Promise<void> {
-    const rules = await loadRuleDirectory(directory);
-    const changedAt = new Date().toISOString();
-    const producer = createIdempotentProducer(this.kafka);
-    await producer.connect();
-    try {
-      await producer.send({
-        topic: this.topic,
-        acks: -1,
-        messages: rules.map((rule) => {
-          const record: RuleRecord = { rule, changedBy: `${directory}/`, changedAt };
-          return { key: rule.id, value: JSON.stringify(record) };
-        }),
-      });
-    } finally {
-      await producer.disconnect();
-    }
-    this.logger.info({ directory, rules: rules.length }, 'seeded fleet.rules from the rule directory');
   }
 }
 

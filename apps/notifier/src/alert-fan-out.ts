@@ -16,8 +16,13 @@ import {
   type OutboundRecord,
 } from '@fleetlog/kafka';
 import { HealthRegistry, LOGGER } from '@fleetlog/observability';
+import { sleep } from '@fleetlog/resilience';
+import { JobTable } from './job-table';
 import { NotifierKafka } from './notifier-kafka';
 import { TargetTable } from './target-table';
+
+/** How often an alert whose job is being promoted looks again at the job table. */
+const jobWaitMs = 200;
 
 /**
  * fleet.alerts → one delivery owed per (alert transition, target whose filters match) on fleet.webhooks.retry, due at
@@ -35,6 +40,7 @@ export class AlertFanOut {
     @Inject(LOGGER) private readonly logger: Logger,
     { kafka, topics }: NotifierKafka,
     private readonly targets: TargetTable,
+    private readonly jobs: JobTable,
     health: HealthRegistry,
   ) {
     this.topics = topics;
@@ -49,12 +55,17 @@ export class AlertFanOut {
     });
     health.register('alerts-consumer', () => this.consumer.ready);
     health.register('webhook-targets', () => targets.ready);
+    health.register('jobs', () => jobs.ready);
   }
 
   /** Call once the target table is loaded: alerts are matched against the whole table. */
   async start(): Promise<void> {
     await this.producer.connect();
-    await this.consumer.start(async (records) => records.flatMap((record) => this.fanOut(record)));
+    await this.consumer.start(async (records, heartbeat) => {
+      const owed: OutboundRecord[] = [];
+      for (const record of records) owed.push(...(await this.fanOut(record, heartbeat)));
+      return owed;
+    });
   }
 
   async stop(): Promise<void> {
@@ -62,8 +73,25 @@ export class AlertFanOut {
     await this.producer.disconnect();
   }
 
-  private fanOut(record: ConsumedRecord): OutboundRecord[] {
+  /**
+   * The deliveries an alert transition owes. A replay's transitions owe none; a job being promoted holds the
+   * partition until the promotion has settled which job notifies what (see `notificationDecision`).
+   */
+  private async fanOut(record: ConsumedRecord, heartbeat: () => Promise<void>): Promise<OutboundRecord[]> {
     const alert = JSON.parse(record.value.toString('utf8')) as AlertMessage;
+    let decision = this.jobs.decide(alert);
+    while (decision === 'wait') {
+      await sleep(jobWaitMs);
+      await heartbeat();
+      decision = this.jobs.decide(alert);
+    }
+    if (decision === 'skip') {
+      this.logger.debug(
+        { alertId: alert.alertId, job: alert.jobVersion },
+        'alert not notified: not the live job’s',
+      );
+      return [];
+    }
     // One alert produces two events (raised, cleared); receivers deduplicate on this id.
     const webhookId = `${alert.alertId}.${alert.status}`;
     const receivers = this.targets.receiversOf(alert);

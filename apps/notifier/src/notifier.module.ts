@@ -5,6 +5,7 @@ import { LOGGER, OpsModule } from '@fleetlog/observability';
 import { AlertFanOut } from './alert-fan-out';
 import { DeliveryLog } from './delivery-log';
 import { DeliveryWorker } from './delivery-worker';
+import { JobTable } from './job-table';
 import { Notifier } from './notifier';
 import { NotifierKafka } from './notifier-kafka';
 import { NotifierMetrics } from './notifier-metrics';
@@ -22,6 +23,7 @@ export class NotifierModule {
         NotifierKafka,
         NotifierMetrics,
         TargetTable,
+        JobTable,
         DeliveryLog,
         DeliveryWorker,
         AlertFanOut,

@@ -5,6 +5,7 @@ import { LOGGER } from '@fleetlog/observability';
 import { AlertFanOut } from './alert-fan-out';
 import { DeliveryLog } from './delivery-log';
 import { DeliveryWorker } from './delivery-worker';
+import { JobTable } from './job-table';
 import { NotifierKafka } from './notifier-kafka';
 import { TargetTable } from './target-table';
 
@@ -15,6 +16,7 @@ export class Notifier implements OnApplicationBootstrap, OnApplicationShutdown {
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly kafka: NotifierKafka,
     private readonly targets: TargetTable,
+    private readonly jobs: JobTable,
     private readonly deliveryLog: DeliveryLog,
     private readonly worker: DeliveryWorker,
     private readonly fanOut: AlertFanOut,
@@ -24,6 +26,7 @@ export class Notifier implements OnApplicationBootstrap, OnApplicationShutdown {
     await ensureTopics(this.kafka.kafka, this.kafka.topics);
     await this.deliveryLog.start();
     await this.targets.load(this.kafka.kafka, this.kafka.topics.webhookTargets);
+    await this.jobs.load(this.kafka.kafka, this.kafka.topics.jobs);
     await this.worker.start();
     await this.fanOut.start();
     this.logger.info('notifying alerts');
@@ -32,6 +35,7 @@ export class Notifier implements OnApplicationBootstrap, OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.fanOut.stop();
     await this.worker.stop();
+    await this.jobs.stop();
     await this.targets.stop();
     await this.deliveryLog.stop();
   }

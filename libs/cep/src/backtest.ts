@@ -26,6 +26,9 @@ export class Backtest {
     private readonly options: BacktestOptions,
   ) {
     this.processor = new StreamProcessor(rules, {
+      // Nothing a dry run decides is notified or stored under a job.
+      jobVersion: 'dry-run',
+      documents: 'derived',
       indices: unusedIndices,
       allowedLatenessMs: options.allowedLatenessMs,
       aggregateWindowMs: 60_000,

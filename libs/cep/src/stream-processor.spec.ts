@@ -8,6 +8,8 @@ import { StreamProcessor, type ProcessedBatch, type StreamProcessorOptions } fro
 const t0 = Date.parse('2026-11-23T12:00:00Z');
 const indices = datasetNames('test', 'v1');
 const options: StreamProcessorOptions = {
+  jobVersion: 'v1',
+  documents: 'derived',
   indices,
   allowedLatenessMs: 5_000,
   aggregateWindowMs: 60_000,
@@ -91,7 +93,38 @@ describe('StreamProcessor', () => {
     expect(activeAlerts(batch)).toEqual(['overspeed active 12:00:04', 'overspeed cleared 12:00:04']);
     expect(batch.alerts[1]!.clearedAt).toBe('2026-11-23T12:00:05.000Z');
     expect(batch.writes.filter((write) => write.index === indices.alerts.index)).toHaveLength(2);
-    expect(batch.writes.filter((write) => write.index === indices.telemetry.index)).toHaveLength(6);
+    // Raw telemetry is the telemetry indexer's to store, not a job's.
+    expect(batch.writes.filter((write) => write.index === indices.telemetry.index)).toEqual([]);
+  });
+
+  it('as the telemetry indexer, stores every record as a document and derives no alerts or aggregates', () => {
+    const indexer = new StreamProcessor([], { ...options, documents: 'telemetry' });
+    const batch = indexer.process(new Log().drive(0, [100, 130]).drive(70, [0]).records);
+    expect(batch.writes.map((write) => [write.index, write.id, write.action])).toEqual([
+      [indices.telemetry.index, '0-0', 'create'],
+      [indices.telemetry.index, '0-1', 'create'],
+      [indices.telemetry.index, '0-2', 'create'],
+    ]);
+    expect(batch.writes[1]!.document).toMatchObject({
+      '@timestamp': '2026-11-23T12:00:01.000Z',
+      speedKph: 130,
+      secondsSinceLastMessage: 1,
+      kafkaOffset: '1',
+    });
+  });
+
+  it('stamps each transition with its job and the log position that decided it', () => {
+    const processor = new StreamProcessor([overspeed, offline], options);
+    const batch = processor.process(new Log().drive(0, [100, 130, 130, 130, 130, 100]).records);
+    expect(
+      batch.alerts.map((alert) => [alert.ruleId, alert.status, alert.jobVersion, alert.decidedAt]),
+    ).toEqual([
+      ['overspeed', 'active', 'v1', { topic: 'fleet.telemetry', partition: 0, offset: '4' }],
+      ['overspeed', 'cleared', 'v1', { topic: 'fleet.telemetry', partition: 0, offset: '5' }],
+    ]);
+    // A timer fires after the last record read: at the next offset.
+    const fired = processor.advanceClock(t0 + 70_000, [0]).alerts;
+    expect(fired.map((alert) => [alert.ruleId, alert.decidedAt?.offset])).toEqual([['offline', '6']]);
   });
 
   it('computes rate and window facts per vehicle from earlier messages', () => {
@@ -110,7 +143,7 @@ describe('StreamProcessor', () => {
   });
 
   it('indexes a message older than the watermark as late and keeps it out of the rules', () => {
-    const processor = new StreamProcessor([overspeed], options);
+    const processor = new StreamProcessor([overspeed], { ...options, documents: 'telemetry' });
     const batch = processor.process(
       new Log().drive(0, [100, 100]).drive(20, [100]).add(10, { speedKph: 200 }).records,
     );

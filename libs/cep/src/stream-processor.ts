@@ -1,4 +1,4 @@
-import type { AlertMessage, TelemetryRecord } from '@fleetlog/contracts';
+import type { AlertLineage, AlertMessage, TelemetryRecord } from '@fleetlog/contracts';
 import type { DatasetKey, DatasetNames, DocumentWrite } from '@fleetlog/elasticsearch';
 import type { ConsumedRecord } from '@fleetlog/kafka';
 import {
@@ -17,6 +17,14 @@ import { FactPlan, type DerivedState } from './fact-plan';
 import { rememberSample, VehicleMinute, type PreviousSample } from './vehicle-minute';
 
 export interface StreamProcessorOptions {
+  /** The job (fleet.jobs) whose alerts these are: stamped on every transition. */
+  jobVersion: string;
+  /**
+   * What the processor stores: `derived`, a job's alerts and per-vehicle aggregates; `telemetry`, the enriched
+   * telemetry documents, which do not depend on the rules and are written once by the telemetry indexer rather than
+   * by every job and replay.
+   */
+  documents: 'derived' | 'telemetry';
   indices: Record<DatasetKey, DatasetNames>;
   /** How far behind the newest event time of its partition a message may be and still count. */
   allowedLatenessMs: number;
@@ -65,6 +73,10 @@ class PartitionState {
   /** Offsets at which active alerts began: a rebuild must start at or before them to re-derive those alerts. */
   readonly activeAlertOrigins = new Map<string, number>();
   readonly positions: Position[] = [];
+  /** The topic, learnt from the first record: nothing can be decided before one. */
+  topic = '';
+  /** The offset of the record being processed, or the one after the last: where a transition decided now was. */
+  decidingOffset: number;
   maxEventTime = -Infinity;
   watermark = -Infinity;
   nextEvictionAt = -Infinity;
@@ -76,7 +88,14 @@ class PartitionState {
     readonly restoredWatermark: number,
     /** The checkpoint this state was rebuilt from: still the right one to commit until a record has been read. */
     readonly restoredCheckpoint: string | undefined,
-  ) {}
+    readonly partition: number,
+  ) {
+    this.decidingOffset = Math.max(0, suppressBelow);
+  }
+
+  decidedAt(): AlertLineage {
+    return { topic: this.topic, partition: this.partition, offset: String(this.decidingOffset) };
+  }
 }
 
 /** How often, in event time, a partition looks for vehicles it can forget. */
@@ -190,6 +209,7 @@ export class StreamProcessor {
         checkpoint ? Number(committedOffset) : -1,
         checkpoint?.watermark ?? -Infinity,
         checkpoint ? metadata! : undefined,
+        partition,
       ),
     );
     return checkpoint && BigInt(checkpoint.rebuildFrom) < BigInt(committedOffset!)
@@ -259,20 +279,39 @@ export class StreamProcessor {
     }
     const state = this.partitionOf(record.partition);
     const offset = Number(record.offset);
+    state.topic = record.topic;
+    state.decidingOffset = offset;
+    this.decide(state, telemetry, eventTime, record, offset, batch);
+    // Timers and rule changes from now on decide after this record.
+    state.decidingOffset = offset + 1;
+  }
+
+  private decide(
+    state: PartitionState,
+    telemetry: TelemetryRecord,
+    eventTime: number,
+    record: ConsumedRecord,
+    offset: number,
+    batch: ProcessedBatch,
+  ): void {
     const emit: Emit = offset >= state.suppressBelow;
+    const indexTelemetry = emit && this.options.documents === 'telemetry';
     if (eventTime < state.watermark) {
       batch.late++;
-      if (emit) batch.writes.push(this.telemetryWrite(record, telemetryDocument(telemetry, record, true)));
+      if (indexTelemetry)
+        batch.writes.push(this.telemetryWrite(record, telemetryDocument(telemetry, record, true)));
       return;
     }
     const vehicle = this.vehicleOf(state, telemetry);
     this.program.plan.addToWindows(vehicle.derived, eventTime, telemetry as unknown as Facts);
-    const minute = this.minuteOf(state, vehicle, eventTime);
-    minute.addReadings(eventTime, telemetry);
+    const minute =
+      this.options.documents === 'derived' ? this.minuteOf(state, vehicle, eventTime) : undefined;
+    minute?.addReadings(eventTime, telemetry);
     if (eventTime >= vehicle.lastEventTime) {
       this.evaluate(state, vehicle, minute, telemetry, eventTime, record, emit, batch);
     }
-    if (emit) batch.writes.push(this.telemetryWrite(record, telemetryDocument(telemetry, record, false)));
+    if (indexTelemetry)
+      batch.writes.push(this.telemetryWrite(record, telemetryDocument(telemetry, record, false)));
     if (eventTime > state.maxEventTime) {
       state.maxEventTime = eventTime;
       const last = state.positions.at(-1);
@@ -284,7 +323,7 @@ export class StreamProcessor {
   private evaluate(
     state: PartitionState,
     vehicle: VehicleState,
-    minute: VehicleMinute,
+    minute: VehicleMinute | undefined,
     telemetry: TelemetryRecord,
     eventTime: number,
     record: ConsumedRecord,
@@ -294,7 +333,8 @@ export class StreamProcessor {
     const facts = telemetry as unknown as Facts;
     const program = this.program;
     program.plan.derive(vehicle.derived, eventTime, vehicle.previous?.time, facts, program.derived);
-    const harsh = vehicle.previous ? minute.addInterval(vehicle.previous, eventTime, telemetry) : false;
+    const harsh =
+      minute && vehicle.previous ? minute.addInterval(vehicle.previous, eventTime, telemetry) : false;
     vehicle.previous = rememberSample(vehicle.previous, eventTime, telemetry, harsh);
     vehicle.lastEventTime = eventTime;
 
@@ -377,6 +417,8 @@ export class StreamProcessor {
         state.activeAlertOrigins.set(alert.alertId, Number(alert.lineage[0]!.offset));
       else state.activeAlertOrigins.delete(alert.alertId);
       if (!emit) continue;
+      alert.jobVersion = this.options.jobVersion;
+      alert.decidedAt = state.decidedAt();
       batch.alerts.push(alert);
       batch.writes.push({
         index: this.options.indices.alerts.index,
@@ -410,7 +452,7 @@ export class StreamProcessor {
   private partitionOf(partition: number): PartitionState {
     let state = this.partitions.get(partition);
     if (!state) {
-      state = new PartitionState(-1, -Infinity, undefined);
+      state = new PartitionState(-1, -Infinity, undefined, partition);
       this.partitions.set(partition, state);
     }
     return state;

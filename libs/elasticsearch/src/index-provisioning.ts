@@ -1,15 +1,20 @@
 import type { Client } from '@elastic/elasticsearch';
-import { datasetNames, indexTemplate, type DatasetKey } from './index-templates';
+import { datasetNames, indexTemplate, jobDatasets, type DatasetKey } from './index-templates';
 
 /**
- * Installs the index templates, creates this job version's indices, and points each read alias at them when the
- * alias does not exist yet. An existing alias is left alone: moving it is the replay's promote step, not start-up's.
+ * Installs the index templates, creates a job version's indices (of `keys`: by default every dataset, raw telemetry's
+ * shared index included), and points each read alias at them when the alias does not exist yet. An existing alias is
+ * left alone: moving it is a promotion's step, not start-up's.
  */
-export async function provisionIndices(client: Client, namespace: string, jobVersion: string): Promise<void> {
+export async function provisionIndices(
+  client: Client,
+  namespace: string,
+  jobVersion: string,
+  keys: readonly DatasetKey[] = ['telemetry', ...jobDatasets],
+): Promise<void> {
   const datasets = datasetNames(namespace, jobVersion);
-  for (const [dataset, names] of Object.entries(datasets) as Array<
-    [DatasetKey, (typeof datasets)[DatasetKey]]
-  >) {
+  for (const dataset of keys) {
+    const names = datasets[dataset];
     await client.indices.putIndexTemplate(indexTemplate(names, dataset));
     if (!(await client.indices.exists({ index: names.index }))) {
       await client.indices.create({ index: names.index }, { ignore: [400] });
@@ -27,7 +32,7 @@ export async function provisionIndices(client: Client, namespace: string, jobVer
 export async function pointAliasesAt(client: Client, namespace: string, toVersion: string): Promise<void> {
   const target = datasetNames(namespace, toVersion);
   const actions = [];
-  for (const names of Object.values(target)) {
+  for (const names of jobDatasets.map((dataset) => target[dataset])) {
     const current = await client.indices.getAlias({ name: names.alias }, { ignore: [404] });
     for (const index of Object.keys(current)) {
       if (index !== names.index && 'aliases' in (current[index] ?? {})) {
@@ -39,14 +44,18 @@ export async function pointAliasesAt(client: Client, namespace: string, toVersio
   await client.indices.updateAliases({ actions });
 }
 
-/** Deletes a job version's indices (never one a read alias points at); the templates stay for other versions. */
+/**
+ * Deletes a job version's indices (never one a read alias points at), raw telemetry aside, which no version owns;
+ * the templates stay for other versions.
+ */
 export async function deleteJobIndices(
   client: Client,
   namespace: string,
   version: string,
 ): Promise<string[]> {
   const deleted: string[] = [];
-  for (const names of Object.values(datasetNames(namespace, version))) {
+  const all = datasetNames(namespace, version);
+  for (const names of jobDatasets.map((dataset) => all[dataset])) {
     const aliases = await client.indices.getAlias({ index: names.index }, { ignore: [404] });
     if (Object.keys(aliases[names.index]?.aliases ?? {}).includes(names.alias)) {
       throw new Error(

@@ -2,7 +2,14 @@ import type { estypes } from '@elastic/elasticsearch';
 
 export type DatasetKey = 'telemetry' | 'alerts' | 'aggregates';
 
-/** Readers (Kibana, the API) use the alias; writers use the versioned index behind it; a replay swaps the alias. */
+/**
+ * What a job version derives from the log, and so what a replay rebuilds into its own indices and a promotion swaps.
+ * Raw telemetry is not among them: its documents are the log's records as they are, whatever the rules, so one
+ * indexer writes them once into an index no job version owns.
+ */
+export const jobDatasets = ['alerts', 'aggregates'] as const satisfies readonly DatasetKey[];
+
+/** Readers (Kibana, the API) use the alias; writers use the index behind it; a promotion swaps the job datasets' aliases. */
 export interface DatasetNames {
   alias: string;
   index: string;
@@ -14,7 +21,8 @@ export function datasetNames(namespace: string, jobVersion: string): Record<Data
   const prefix = namespace ? `${namespace}-` : '';
   const names = (dataset: DatasetKey): DatasetNames => ({
     alias: `${prefix}fleet-${dataset}`,
-    index: `${prefix}fleet-${dataset}-${jobVersion}`,
+    // Numbered like a rollover series, which is where a time-based telemetry index would go.
+    index: `${prefix}fleet-${dataset}-${dataset === 'telemetry' ? '000001' : jobVersion}`,
     template: `${prefix}fleet-${dataset}`,
     pattern: `${prefix}fleet-${dataset}-*`,
   });

@@ -63,6 +63,8 @@ export interface BatchConsumerOptions {
   fromBeginning: boolean;
   /** How long the broker may hold a fetch waiting for data; kafkajs' default of 5 s is latency we do not want. */
   maxWaitTimeInMs: number;
+  /** The most a fetch takes from one partition, and so the largest batch (kafkajs' default: 1 MiB). */
+  maxBytesPerPartition?: number;
   partitionState?: PartitionStateHooks;
   /**
    * Commits offsets through this producer's transactions, together with what the handler returns: a crash between
@@ -92,6 +94,8 @@ export class BatchConsumer {
   private readonly admin: Admin | undefined;
   private readonly owned = new Map<string, OwnedPartition>();
   private joined = false;
+  /** Set once `stop` is called: a takeover still under way must not seek on a consumer that has left. */
+  private stopping = false;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -101,6 +105,9 @@ export class BatchConsumer {
     this.consumer = kafka.consumer({
       groupId: options.groupId,
       maxWaitTimeInMs: options.maxWaitTimeInMs,
+      ...(options.maxBytesPerPartition !== undefined && {
+        maxBytesPerPartition: options.maxBytesPerPartition,
+      }),
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },
     });
     this.admin = options.partitionState ? kafka.admin() : undefined;
@@ -137,6 +144,7 @@ export class BatchConsumer {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.consumer.disconnect();
     await this.admin?.disconnect();
   }
@@ -217,6 +225,7 @@ export class BatchConsumer {
     for (const topic of new Set(partitions.map((partition) => partition.topic))) {
       const wanted = new Set(partitions.filter((partition) => partition.topic === topic).map(keyOf));
       const [committed] = await this.admin!.fetchOffsets({ groupId: this.options.groupId, topics: [topic] });
+      if (this.stopping) return;
       for (const { partition, offset, metadata } of committed?.partitions ?? []) {
         // Only these partitions: the others this member owns keep their state.
         if (!wanted.has(keyOf({ topic, partition }))) continue;

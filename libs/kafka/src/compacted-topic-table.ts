@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
 import { backoffDelay, sleep } from '@fleetlog/resilience';
+import { createIdempotentProducer } from './kafka-client';
 
 /** One change of a compacted topic's table: a value, or `undefined` for a tombstone (the key was deleted). */
 export interface TableChange<T> {
@@ -99,10 +100,22 @@ export class CompactedTopicTable<T> {
     await this.consumer.disconnect();
   }
 
-  /** Whether nothing was ever written to the topic (a compacted topic that lost everything still has offsets). */
-  async neverWritten(): Promise<boolean> {
+  /**
+   * Writes `records` if nothing was ever written to the topic (a compacted topic whose keys were all deleted still
+   * has offsets, so a deliberate emptying is not undone); returns whether it did. Call before `start`. Two processes
+   * seeding at once write the same records twice, which compaction folds.
+   */
+  async seedIfNeverWritten(records: ReadonlyArray<{ key: string; value: string }>): Promise<boolean> {
     const ends = await this.endOffsets();
-    return ends.every(({ high }) => high === '0');
+    if (!ends.every(({ high }) => high === '0')) return false;
+    const producer = createIdempotentProducer(this.kafka);
+    await producer.connect();
+    try {
+      await producer.send({ topic: this.options.topic, acks: -1, messages: [...records] });
+    } finally {
+      await producer.disconnect();
+    }
+    return true;
   }
 
   /**
