@@ -5,9 +5,10 @@
  */
 import { UsageError } from './api-client.ts';
 import type { CommandGroup } from './command.ts';
+import { replayCommands } from './replay-commands.ts';
 import { rulesCommands } from './rules-commands.ts';
 
-const groups: Record<string, CommandGroup> = { rules: rulesCommands };
+const groups: Record<string, CommandGroup> = { rules: rulesCommands, replay: replayCommands };
 
 function usage(): string {
   const lines = Object.values(groups).flatMap((group) =>

@@ -16,6 +16,7 @@ import { ApiElasticsearch } from './elasticsearch';
 import { ProblemFilter } from './http/problem';
 import { DocsController } from './openapi/docs.controller';
 import { RateLimitGuard } from './rate-limit/rate-limit.guard';
+import { ReplaysModule } from './replays/replays.module';
 import { RulesModule } from './rules/rules.module';
 import { WebhookTargetsController } from './webhook-targets/webhook-targets.controller';
 import { WebhookTargetsService } from './webhook-targets/webhook-targets.service';
@@ -31,7 +32,7 @@ export class ApiModule {
     return {
       module: ApiModule,
       global: true,
-      imports: [OpsModule.forApp('api'), DiscoveryModule, RulesModule],
+      imports: [OpsModule.forApp('api'), DiscoveryModule, RulesModule, ReplaysModule],
       controllers: [ApiKeysController, AlertsController, WebhookTargetsController, DocsController],
       providers: [
         { provide: APP_CONFIG, useValue: config },

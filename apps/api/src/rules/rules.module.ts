@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { BroadRuleGuard } from './broad-rule-guard';
 import { RuleAuditRepository } from './rule-audit.repository';
 import { RuleDryRunService } from './rule-dry-run.service';
 import { RulesController } from './rules.controller';
@@ -9,6 +10,8 @@ import { TelemetryLog } from './telemetry-log';
 /** Rules as operators change them (fleet.rules, the audit trail) and dry runs over recorded telemetry. */
 @Module({
   controllers: [RulesController],
-  providers: [RulesTopic, RuleAuditRepository, TelemetryLog, RulesService, RuleDryRunService],
+  providers: [RulesTopic, RuleAuditRepository, TelemetryLog, BroadRuleGuard, RulesService, RuleDryRunService],
+  // A promoted replay's rule set is written through the same service, versions and audit trail included.
+  exports: [RulesTopic, RuleAuditRepository, RulesService],
 })
 export class RulesModule {}
