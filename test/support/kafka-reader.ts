@@ -34,7 +34,10 @@ export async function readTopic(
         if (enough(records)) done();
       },
     });
-    await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([finished, new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    // A timer left running would keep Jest from exiting for the rest of its time.
+    clearTimeout(timer);
     return records;
   } finally {
     await consumer.disconnect();

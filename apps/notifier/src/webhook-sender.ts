@@ -1,4 +1,4 @@
-import { lookup as resolveHost, type LookupAddress } from 'node:dns';
+import { lookup, type LookupAddress } from 'node:dns';
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
@@ -23,12 +23,16 @@ export type AttemptResult =
  * Host header and the TLS server name stay the URL's. Only a 2xx counts as delivered; redirects are never followed
  * (a redirect could lead anywhere, including inside our network); the whole attempt, DNS included, has `timeoutMs`.
  */
-export async function sendWebhook(webhook: WebhookRequest, timeoutMs: number): Promise<AttemptResult> {
+export async function sendWebhook(
+  webhook: WebhookRequest,
+  timeoutMs: number,
+  resolveHost: HostResolver = systemResolver,
+): Promise<AttemptResult> {
   const signal = AbortSignal.timeout(timeoutMs);
   const url = new URL(webhook.url);
   const host = hostOf(url);
   try {
-    const verdict = vetAddresses(host, await resolve(host, signal), webhook.allowPrivateNetwork);
+    const verdict = vetAddresses(host, await resolve(resolveHost, host, signal), webhook.allowPrivateNetwork);
     if (!verdict.allowed) return { outcome: 'refused', error: verdict.reason };
     const response = await post(url, verdict.address, webhook, signal);
     const status = response.statusCode ?? 0;
@@ -43,10 +47,20 @@ export async function sendWebhook(webhook: WebhookRequest, timeoutMs: number): P
   }
 }
 
-async function resolve(host: string, signal: AbortSignal): Promise<ResolvedAddress[]> {
-  const addresses = new Promise<LookupAddress[]>((done, fail) =>
-    resolveHost(host, { all: true, verbatim: true }, (error, found) => (error ? fail(error) : done(found))),
+/** Every address a host name stands for; asked once per attempt, before the connection. */
+export type HostResolver = (host: string) => Promise<ResolvedAddress[]>;
+
+const systemResolver: HostResolver = (host) =>
+  new Promise<LookupAddress[]>((done, fail) =>
+    lookup(host, { all: true, verbatim: true }, (error, found) => (error ? fail(error) : done(found))),
   );
+
+async function resolve(
+  resolveHost: HostResolver,
+  host: string,
+  signal: AbortSignal,
+): Promise<ResolvedAddress[]> {
+  const addresses = resolveHost(host);
   const aborted = new Promise<never>((_, fail) =>
     signal.addEventListener('abort', () => fail(new Error('DNS lookup timed out')), { once: true }),
   );

@@ -7,3 +7,4 @@ export * from './rule-schema';
 export * from './fact-catalog';
 export * from './rule-json-schema';
 export * from './json-diff';
+export * from './rule-vocabulary';

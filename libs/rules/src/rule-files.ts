@@ -1,5 +1,6 @@
 import type { RuleRecord } from '@fleetlog/contracts';
 import { validateRule, type Rule, type RuleProblem } from './rule-schema';
+import { vocabularyProblems } from './rule-vocabulary';
 
 export class InvalidRuleError extends Error {
   constructor(
@@ -13,11 +14,14 @@ export class InvalidRuleError extends Error {
 
 /**
  * The rule of a fleet.rules record, validated again by its reader (the topic may hold what another writer put there):
- * refused if broken or filed under a key other than its id.
+ * refused if broken, if it names a fact that does not exist or compares a value of the wrong type (it would never
+ * fire), or if it is filed under a key other than its id.
  */
 export function ruleOfRecord(source: string, key: string, record: Partial<RuleRecord>): Rule {
   const validation = validateRule(record.rule);
   if (!validation.valid) throw new InvalidRuleError(source, validation.problems);
+  const unknown = vocabularyProblems(validation.rule);
+  if (unknown.length > 0) throw new InvalidRuleError(source, unknown);
   if (validation.rule.id !== key) {
     throw new InvalidRuleError(source, [{ path: '/id', message: `differs from the record key "${key}"` }]);
   }
@@ -29,8 +33,8 @@ export interface RuleDocumentProblem extends RuleProblem {
 }
 
 /**
- * Checks rule documents (named by where they came from) and reports every problem of every one, ids used twice
- * included. `defaultVersion` fills in a missing `version`, for files whose versions the API assigns.
+ * Checks rule documents (named by where they came from) and reports every problem of every one: the schema's, unknown
+ * facts and mistyped values, ids used twice. `defaultVersion` fills in a missing `version`, for files whose versions the API assigns.
  */
 export function checkRuleDocuments(
   documents: ReadonlyArray<{ source: string; text: string }>,
@@ -55,8 +59,9 @@ export function checkRuleDocuments(
         ? { version: options.defaultVersion, ...document }
         : document;
     const validation = validateRule(withDefaults);
-    if (!validation.valid) {
-      problems.push(...validation.problems.map((problem) => ({ source, ...problem })));
+    const ruleProblems = validation.valid ? vocabularyProblems(validation.rule) : validation.problems;
+    if (!validation.valid || ruleProblems.length > 0) {
+      problems.push(...ruleProblems.map((problem) => ({ source, ...problem })));
       continue;
     }
     const clash = sources.get(validation.rule.id);

@@ -134,6 +134,42 @@ describe('validateRule', () => {
     ]);
   });
 
+  it.each(['matches', 'regex', 'like', 'startsWith'])(
+    'refuses a pattern operator such as "%s": there is none, so no rule can hold a backtracking regex',
+    (operator) => {
+      const rule = { ...valid, conditions: { all: [{ fact: 'vehicleId', operator, value: '^(a+)+$' }] } };
+      expect(problemsOf(rule)).toEqual([
+        { path: '/conditions/all/0/operator', message: expect.stringContaining('one of equal') },
+      ]);
+    },
+  );
+
+  it('refuses a duration of 999999 days in every temporal field', () => {
+    const absurd = '999999d';
+    expect(problemsOf({ ...valid, for: absurd })).toEqual([{ path: '/for', message: 'must be at most 7d' }]);
+    expect(problemsOf({ ...valid, count: { atLeast: 2, within: absurd } })[0]!.path).toBe('/count/within');
+    expect(problemsOf({ ...valid, clearAfter: absurd })[0]!.path).toBe('/clearAfter');
+  });
+
+  it('refuses more than 100 conditions in one group', () => {
+    const leaf = { fact: 'rpm', operator: 'greaterThan', value: 1 };
+    expect(problemsOf({ ...valid, conditions: { any: Array.from({ length: 101 }, () => leaf) } })).toEqual([
+      { path: '/conditions/any', message: 'must be an array of 1 to 100 conditions' },
+    ]);
+  });
+
+  it('refuses values that are objects, non-finite or overlong', () => {
+    const withValue = (value: unknown) => ({
+      ...valid,
+      conditions: { all: [{ fact: 'speedKph', operator: 'greaterThan', value }] },
+    });
+    for (const value of [{ gt: 1 }, Number.POSITIVE_INFINITY, 'x'.repeat(1025), [[1]]]) {
+      expect(problemsOf(withValue(value))).toEqual([
+        { path: '/conditions/all/0/value', message: expect.any(String) },
+      ]);
+    }
+  });
+
   it('refuses unknown envelope keys so typos do not pass silently', () => {
     expect(problemsOf({ ...valid, severty: 'critical' })[0]!.message).toMatch(/severty/);
   });

@@ -96,10 +96,61 @@ describe('TelemetryIngest', () => {
       'timestamp-out-of-range',
       '/ts',
     ],
+    ['NaN, which JSON does not have', '{"vehicleId":"truck-1","speedKph":NaN}', topic, 'invalid-json', ''],
+    [
+      'an odometer too large for a number (1e400 parses to Infinity)',
+      `{"vehicleId":"truck-1","fleetId":"acme","ts":"${good.ts}","odometerKm":1e400}`,
+      topic,
+      'schema-violation',
+      '/odometerKm',
+    ],
+    [
+      'a sequence number too large for a number',
+      `{"vehicleId":"truck-1","fleetId":"acme","ts":"${good.ts}","seq":${'9'.repeat(400)}}`,
+      topic,
+      'schema-violation',
+      '/seq',
+    ],
+    [
+      'an unknown field of -1e400, which would be stored as null',
+      `{"vehicleId":"truck-1","fleetId":"acme","ts":"${good.ts}","tyres":{"a/b":-1e400}}`,
+      topic,
+      'schema-violation',
+      '/ext/tyres/a~1b',
+    ],
+    [
+      'a day the month does not have',
+      { ...good, ts: '2026-11-31T11:59:59Z' },
+      topic,
+      'schema-violation',
+      '/ts',
+    ],
+    ['hour 24', { ...good, ts: '2026-11-22T24:00:00Z' }, topic, 'schema-violation', '/ts'],
+    [
+      'a vehicle id with a control character',
+      { ...good, vehicleId: 'truck-1\u0007' },
+      topic,
+      'schema-violation',
+      '/vehicleId',
+    ],
+    [
+      'a position nested 400 levels deep (a known field: the schema refuses its type)',
+      `{"vehicleId":"truck-1","fleetId":"acme","ts":"${good.ts}","position":${'['.repeat(400)}${']'.repeat(400)}}`,
+      topic,
+      'schema-violation',
+      '/position',
+    ],
   ])('sends %s to the dead letters with its reason and path', (_, payload, onTopic, reason, path) => {
     const deadLetter = rejection(run(payload, onTopic));
     expect(deadLetter).toMatchObject({ reason, path, mqttTopic: onTopic });
     expect(deadLetter.detail.length).toBeGreaterThan(0);
+  });
+
+  it('keeps only as many bytes of an oversize payload as the limit, so its dead letter stays a small record', () => {
+    const huge = Buffer.from(JSON.stringify({ ...good, ext: { blob: 'x'.repeat(2 * 1024 * 1024) } }));
+    const deadLetter = rejection(run(huge));
+    expect(deadLetter).toMatchObject({ reason: 'oversize', detail: expect.stringContaining('first 1024') });
+    expect(Buffer.from(deadLetter.payloadBase64, 'base64')).toEqual(huge.subarray(0, 1024));
   });
 
   it('keeps the original bytes of a rejected message so it can be inspected and replayed', () => {

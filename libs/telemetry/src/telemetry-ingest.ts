@@ -44,7 +44,12 @@ export class TelemetryIngest {
   }
 
   ingest(mqttTopic: string, payload: Buffer, receivedAt: Date): IngestOutcome {
-    const reject = (reason: TelemetryRejectionReason, detail: string, path = ''): IngestOutcome => ({
+    const reject = (
+      reason: TelemetryRejectionReason,
+      detail: string,
+      path = '',
+      kept = payload,
+    ): IngestOutcome => ({
       accepted: false,
       deadLetter: {
         reason,
@@ -52,7 +57,7 @@ export class TelemetryIngest {
         path,
         mqttTopic,
         receivedAt: receivedAt.toISOString(),
-        payloadBase64: payload.toString('base64'),
+        payloadBase64: kept.toString('base64'),
       },
     });
 
@@ -63,8 +68,16 @@ export class TelemetryIngest {
         `not fleet/{fleetId}/{vehicleId}/telemetry|dtc|status: ${JSON.stringify(mqttTopic)}`,
       );
     }
-    if (payload.length > this.options.maxPayloadBytes) {
-      return reject('oversize', `${payload.length} bytes, limit ${this.options.maxPayloadBytes}`);
+    const limit = this.options.maxPayloadBytes;
+    if (payload.length > limit) {
+      // Kept whole, a payload of megabytes would make a dead letter larger than Kafka takes (1 MB by default): refused
+      // for good, it would hold up every message behind it.
+      return reject(
+        'oversize',
+        `${payload.length} bytes, limit ${limit}: the dead letter keeps the first ${limit}`,
+        '',
+        payload.subarray(0, limit),
+      );
     }
     let parsed: unknown;
     try {
@@ -88,6 +101,11 @@ export class TelemetryIngest {
       const error = this.validate.errors![0]!;
       return reject('schema-violation', error.message ?? 'invalid', pointerOf(error));
     }
+    const nonFinite = nonFiniteNumberPath(message);
+    if (nonFinite) {
+      // JSON.parse turns a number too large for a double (1e400) into Infinity, which JSON cannot carry on.
+      return reject('schema-violation', 'must be a finite number', pointerTo(nonFinite));
+    }
     if (message.vehicleId !== identity.vehicleId) {
       return reject(
         'identity-mismatch',
@@ -101,6 +119,10 @@ export class TelemetryIngest {
         `fleetId does not match the topic's ${identity.fleetId}`,
         '/fleetId',
       );
+    }
+    if (!isCalendarTime(message.ts)) {
+      // Date.parse rolls 2026-11-31 over into December; Elasticsearch refuses it, so it would never be stored.
+      return reject('schema-violation', `${message.ts} is not a date and time of the calendar`, '/ts');
     }
     const eventTime = Date.parse(message.ts);
     const now = receivedAt.getTime();
@@ -198,6 +220,39 @@ function nestingDepth(payload: Buffer, limit: number): number {
     }
   }
   return deepest;
+}
+
+/** The keys leading to the first number that is not finite, if any (nesting is bounded by then). */
+function nonFiniteNumberPath(value: unknown): string[] | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : [];
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const key in value) {
+    const found = nonFiniteNumberPath((value as Record<string, unknown>)[key]);
+    if (found) return [key, ...found];
+  }
+  return undefined;
+}
+
+function pointerTo(keys: readonly string[]): string {
+  return keys.map((key) => `/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
+}
+
+const calendarFields = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})/;
+
+/** Month, day, hour, minute and second in their ranges (the schema's pattern only says they are digits). */
+function isCalendarTime(ts: string): boolean {
+  const [year, month, day, hour, minute, second] = calendarFields.exec(ts)!.slice(1).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return (
+    month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 && second <= 59
+  );
 }
 
 function isPlainObjectOrAbsent(value: unknown): boolean {

@@ -15,6 +15,16 @@ export const ruleQuerySchema = z.strictObject({
 
 export type RuleQuery = z.infer<typeof ruleQuerySchema>;
 
+export const ruleWriteQuerySchema = z.strictObject({
+  /** Writes a rule although its conditions hold for nearly every recent message of nearly every vehicle. */
+  acceptBroadMatch: z
+    .enum(['true', 'false'])
+    .transform((value) => value === 'true')
+    .optional(),
+});
+
+export type RuleWriteQuery = z.infer<typeof ruleWriteQuerySchema>;
+
 export function matchesQuery(rule: Rule, query: RuleQuery): boolean {
   if (query.enabled !== undefined && rule.enabled !== query.enabled) return false;
   if (query.severity !== undefined && rule.severity !== query.severity) return false;

@@ -21,7 +21,7 @@ import {
   type DryRunRequest,
   type DryRunResult,
 } from './rule-dry-run.service';
-import { ruleQuerySchema, type RuleQuery } from './rule-query';
+import { ruleQuerySchema, ruleWriteQuerySchema, type RuleQuery, type RuleWriteQuery } from './rule-query';
 import { RulesService, ruleDocumentSchema, type RuleDocument, type RuleWithHistory } from './rules.service';
 import type { CurrentRule } from './rules-topic';
 
@@ -58,14 +58,17 @@ export class RulesController {
   @Post()
   @RequireRole('operator')
   @Operation({
-    summary: 'Creates a rule (docs/rule.v1.schema.json) at the next version; 409 if the id exists',
+    summary:
+      'Creates a rule (docs/rule.v1.schema.json) at the next version; 409 if the id exists; 422 if it would hold for nearly every recent message of nearly every vehicle, unless acceptBroadMatch=true',
   })
   async create(
     @Body(new ZodValidationPipe(ruleDocumentSchema)) body: RuleDocument,
+    @Query(new ZodValidationPipe(ruleWriteQuerySchema)) query: RuleWriteQuery,
     @Principal() principal: ApiPrincipal,
     @Res({ passthrough: true }) response: Response,
   ): Promise<CurrentRule> {
-    return tagged(response, await this.rules.create(body, principal.name));
+    const options = { refuseBroadMatch: !query.acceptBroadMatch };
+    return tagged(response, await this.rules.create(body, principal.name, options));
   }
 
   @Post('test')
@@ -82,16 +85,19 @@ export class RulesController {
   @Put(':id')
   @RequireRole('operator')
   @Operation({
-    summary: "A new version of the rule; If-Match (or the body's version) must be the current one, else 409",
+    summary:
+      "A new version of the rule; If-Match (or the body's version) must be the current one, else 409; broad rules as on create",
   })
   async update(
     @Param('id') id: string,
     @Body(new ZodValidationPipe(ruleDocumentSchema)) body: RuleDocument,
+    @Query(new ZodValidationPipe(ruleWriteQuerySchema)) query: RuleWriteQuery,
     @Headers('if-match') ifMatch: string | undefined,
     @Principal() principal: ApiPrincipal,
     @Res({ passthrough: true }) response: Response,
   ): Promise<CurrentRule> {
-    return tagged(response, await this.rules.update(id, body, ifMatch, principal.name));
+    const options = { refuseBroadMatch: !query.acceptBroadMatch };
+    return tagged(response, await this.rules.update(id, body, ifMatch, principal.name, options));
   }
 
   @Post(':id/disable')

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { RuleRecord } from '@fleetlog/contracts';
 import { TableReadBackTimeout } from '@fleetlog/kafka';
 import { LOGGER } from '@fleetlog/observability';
-import { validateRule, type Rule } from '@fleetlog/rules';
+import { diffJson, validateRule, vocabularyProblems, type Rule } from '@fleetlog/rules';
 import { Problem } from '../http/problem';
 import {
   RuleAuditRepository,
@@ -13,9 +13,9 @@ import {
   type RuleAction,
   type RuleAuditEntry,
 } from './rule-audit.repository';
-import { diffJson } from '@fleetlog/rules';
 import { matchesQuery, type RuleQuery } from './rule-query';
 import { RulesTopic, type CurrentRule } from './rules-topic';
+import { BroadRuleGuard } from './broad-rule-guard';
 
 /** A rule as a client sends it: checked in full by validateRule, for the JSON path of every problem. */
 export const ruleDocumentSchema = z.looseObject({}).meta({
@@ -27,6 +27,11 @@ export type RuleDocument = z.infer<typeof ruleDocumentSchema>;
 
 export interface RuleWithHistory extends CurrentRule {
   history: RuleAuditEntry[];
+}
+
+export interface RuleWriteOptions {
+  /** Refuse a rule that holds for nearly every recent message of nearly every vehicle (see BroadRuleGuard). */
+  refuseBroadMatch?: boolean;
 }
 
 /**
@@ -48,6 +53,7 @@ export class RulesService {
   constructor(
     private readonly topic: RulesTopic,
     private readonly audit: RuleAuditRepository,
+    private readonly broadRules: BroadRuleGuard,
     @Inject(LOGGER) private readonly logger: Logger,
     metrics: Registry,
   ) {
@@ -73,7 +79,7 @@ export class RulesService {
     return this.topic.get(ruleId);
   }
 
-  async create(draft: RuleDocument, changedBy: string): Promise<CurrentRule> {
+  async create(draft: RuleDocument, changedBy: string, options: RuleWriteOptions = {}): Promise<CurrentRule> {
     const ruleId = typeof draft.id === 'string' ? draft.id : undefined;
     if (ruleId !== undefined && this.topic.get(ruleId)) {
       throw new Problem(409, 'Rule exists', `Rule ${ruleId} exists: change it with PUT /rules/${ruleId}.`);
@@ -81,6 +87,7 @@ export class RulesService {
     // Versions go on across a delete, so a re-created rule never reuses a version (nor an alert id).
     const version = ruleId === undefined ? 1 : (await this.audit.latestVersion(ruleId)) + 1;
     const rule = validRule({ ...draft, version });
+    if (options.refuseBroadMatch) await this.broadRules.refuseIfBroad(rule);
     return this.save('create', undefined, rule, changedBy);
   }
 
@@ -90,6 +97,7 @@ export class RulesService {
     draft: RuleDocument,
     ifMatch: string | undefined,
     changedBy: string,
+    options: RuleWriteOptions = {},
   ): Promise<CurrentRule> {
     const expected = parseIfMatch(ifMatch) ?? (typeof draft.version === 'number' ? draft.version : undefined);
     if (expected === undefined) {
@@ -105,6 +113,7 @@ export class RulesService {
       throw invalidRule([{ path: '/id', message: `must be "${ruleId}", the id in the URL` }]);
     }
     if (sameContent(current.rule, rule)) return current;
+    if (options.refuseBroadMatch) await this.broadRules.refuseIfBroad(rule);
     return this.save('update', current.rule, rule, changedBy);
   }
 
@@ -232,10 +241,15 @@ function invalidRule(problems: Array<{ path: string; message: string }>, prefix 
   });
 }
 
-/** Validates a rule document, answering 422 with every problem's JSON path (under `prefix` in the body). */
+/**
+ * Validates a rule document, answering 422 with every problem's JSON path (under `prefix` in the body): its shape,
+ * then whether its facts exist and its values have their types.
+ */
 export function validRule(document: unknown, prefix = ''): Rule {
   const validation = validateRule(document);
   if (!validation.valid) throw invalidRule(validation.problems, prefix);
+  const problems = vocabularyProblems(validation.rule);
+  if (problems.length > 0) throw invalidRule(problems, prefix);
   return validation.rule;
 }
 

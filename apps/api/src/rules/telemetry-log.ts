@@ -57,10 +57,41 @@ export class TelemetryLog {
     timeoutMs = 120_000,
   ): Promise<number> {
     const spans = await this.spans(range);
-    const total = spans.reduce((sum, span) => sum + Number(span.end - span.start), 0);
+    const total = recordsIn(spans);
     if (total > maxRecords) throw new RangeTooLargeError(total, maxRecords);
-    if (spans.length === 0) return 0;
+    await this.consume(spans, range.vehicleId, onRecords, timeoutMs);
+    return total;
+  }
 
+  /**
+   * A sample of what vehicles send now: the newest records appended since `since`, at most `records.max` shared
+   * evenly by the partitions. Reads nothing, and answers 0, when fewer than `records.min` are there.
+   */
+  async readNewest(
+    since: number,
+    records: { min: number; max: number },
+    onRecords: (records: ConsumedRecord[]) => void,
+    timeoutMs = 30_000,
+  ): Promise<number> {
+    const spans = await this.spans({ from: since, to: Date.now() });
+    const perPartition = BigInt(Math.ceil(records.max / Math.max(spans.length, 1)));
+    const newest = spans.map((span) => ({
+      ...span,
+      start: span.end - span.start > perPartition ? span.end - perPartition : span.start,
+    }));
+    const total = recordsIn(newest);
+    if (total < records.min) return 0;
+    await this.consume(newest, undefined, onRecords, timeoutMs);
+    return total;
+  }
+
+  private async consume(
+    spans: PartitionSpan[],
+    vehicleId: string | undefined,
+    onRecords: (records: ConsumedRecord[]) => void,
+    timeoutMs: number,
+  ): Promise<void> {
+    if (spans.length === 0) return;
     const consumer = this.kafka.consumer({
       groupId: consumerGroupId(this.namespace, `api-rule-dry-run-${randomUUID()}`),
       maxWaitTimeInMs: 100,
@@ -81,7 +112,7 @@ export class TelemetryLog {
       if (!span || BigInt(batch.firstOffset() ?? batch.lastOffset()) >= span.end) return;
       const records = batch.messages
         .filter((message) => BigInt(message.offset) >= span.start && BigInt(message.offset) < span.end)
-        .filter((message) => range.vehicleId === undefined || message.key?.toString() === range.vehicleId)
+        .filter((message) => vehicleId === undefined || message.key?.toString() === vehicleId)
         .map((message): ConsumedRecord => ({
           topic: batch.topic,
           partition: batch.partition,
@@ -114,7 +145,6 @@ export class TelemetryLog {
         consumer.seek({ topic: this.topic, partition: span.partition, offset: span.start.toString() });
       }
       await finished;
-      return total;
     } finally {
       clearTimeout(timer);
       await consumer.disconnect();
@@ -142,6 +172,10 @@ export class TelemetryLog {
       await admin.disconnect();
     }
   }
+}
+
+function recordsIn(spans: readonly PartitionSpan[]): number {
+  return spans.reduce((sum, span) => sum + Number(span.end - span.start), 0);
 }
 
 /** The partition the gateway's producer (kafkajs' default partitioner, murmur2 of the key) put the vehicle's records in. */

@@ -17,5 +17,9 @@ export interface TelemetryDeadLetter {
   path: string;
   mqttTopic: string;
   receivedAt: string;
+  /**
+   * The bytes the device sent. For an `oversize` payload only its first GATEWAY_MAX_PAYLOAD_BYTES: a dead letter must
+   * itself fit within Kafka's record size.
+   */
   payloadBase64: string;
 }
