@@ -114,6 +114,14 @@ export class BatchConsumer {
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => this.onGroupJoin(event));
     this.consumer.on(this.consumer.events.CRASH, () => this.forgetPartitions());
     this.consumer.on(this.consumer.events.STOP, () => (this.joined = false));
+    // A fetch that brings only a transaction's commit marker (the end of a transactional writer's records) never
+    // reaches eachBatch; without this a partition whose log ends with one would never count as caught up.
+    this.consumer.on(this.consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      const owned = this.owned.get(keyOf(payload));
+      if (owned && !owned.awaitingSeek && BigInt(payload.lastOffset) + 1n >= BigInt(payload.highWatermark)) {
+        owned.caughtUp = true;
+      }
+    });
   }
 
   /** Ready means: member of the consumer group and fetching. */
