@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { APP_CONFIG, type ApiConfig } from '@fleetlog/config';
-import { consumerGroupId, topicNames, type RuleRecord } from '@fleetlog/contracts';
-import { CompactedTopicTable, createKafka } from '@fleetlog/kafka';
+import type { RuleRecord } from '@fleetlog/contracts';
 import { HealthRegistry, LOGGER } from '@fleetlog/observability';
 import { ruleOfRecord, type Rule } from '@fleetlog/rules';
 import { CompactedTopicStore } from '../kafka/compacted-topic-store';
@@ -22,26 +21,19 @@ export interface CurrentRule {
 @Injectable()
 export class RulesTopic extends CompactedTopicStore<CurrentRule> {
   constructor(@Inject(APP_CONFIG) config: ApiConfig, @Inject(LOGGER) logger: Logger, health: HealthRegistry) {
-    const kafka = createKafka(config.KAFKA_BROKERS, 'fleetlog-api-rules', logger);
-    const topic = topicNames(config.FLEETLOG_NAMESPACE).rules;
-    const table = new CompactedTopicTable<CurrentRule>(kafka, {
-      topic,
-      groupPrefix: consumerGroupId(config.FLEETLOG_NAMESPACE, 'api-rules'),
-      decode: (value, key) => decodeRuleRecord(topic, key, value),
-      onRejected: (change, error) => {
-        // Written by something other than the api or cep's seeding: the rule's previous state stands.
-        logger.error({ err: error, ...change, topic }, 'unreadable record on fleet.rules ignored');
-      },
+    super(config, logger, health, {
+      topic: 'rules',
+      name: 'rules',
+      decode: (value, key, topic) => decodeRuleRecord(topic, key, value),
+      // Bounded retries: a write the client was told failed must not land long after, over a newer version.
+      producer: (kafka) =>
+        kafka.producer({
+          idempotent: true,
+          maxInFlightRequests: 1,
+          allowAutoTopicCreation: false,
+          retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2_000 },
+        }),
     });
-    // Bounded retries: a write the client was told failed must not land long after, over a newer version.
-    const producer = kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2_000 },
-    });
-    super(kafka, config.FLEETLOG_NAMESPACE, topic, table, producer);
-    health.register('rules-table', () => table.ready);
   }
 
   get(ruleId: string): CurrentRule | undefined {
