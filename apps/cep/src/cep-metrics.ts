@@ -6,6 +6,7 @@ import { Counter, Histogram, Registry } from 'prom-client';
 export class CepMetrics {
   readonly records: Counter<'job'>;
   readonly late: Counter<'job'>;
+  readonly duplicates: Counter<'job'>;
   readonly parked: Counter<'job' | 'index'>;
   readonly alertTransitions: Counter<'job' | 'severity' | 'status'>;
   readonly batchSeconds: Histogram<'job'>;
@@ -21,6 +22,12 @@ export class CepMetrics {
     this.late = new Counter({
       name: 'fleetlog_cep_late_records_total',
       help: 'Telemetry records older than their partition watermark: indexed, left out of windows and rules',
+      labelNames: ['job'],
+      registers,
+    });
+    this.duplicates = new Counter({
+      name: 'fleetlog_cep_duplicate_records_total',
+      help: 'Messages a device sent again (same vehicle, event time and seq as its newest): stored and counted once',
       labelNames: ['job'],
       registers,
     });

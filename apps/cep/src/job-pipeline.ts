@@ -186,6 +186,7 @@ export class JobPipeline {
     const rejected = await this.writer.write(processed.writes);
     metrics.records.inc({ job: this.version }, records.length);
     metrics.late.inc({ job: this.version }, processed.late);
+    metrics.duplicates.inc({ job: this.version }, processed.duplicates);
     timer();
     return [...this.announce(processed.alerts), ...this.park(rejected)];
   }

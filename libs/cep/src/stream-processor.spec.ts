@@ -358,6 +358,43 @@ describe('StreamProcessor', () => {
     });
   });
 
+  it('stores and counts a message the device sent again once, in documents, windows, aggregates and rules', () => {
+    const log = new Log();
+    for (const [second, speedKph] of [
+      [0, 100],
+      [1, 100],
+      [2, 100],
+      [3, 130],
+      [3, 130],
+    ] as const) {
+      log.add(second, { speedKph, rpm: 2000, seq: second });
+    }
+    const indexer = new StreamProcessor([], { ...options, documents: 'telemetry' });
+    const indexed = indexer.process(log.records);
+    expect(indexed.duplicates).toBe(1);
+    expect(indexed.writes.map((write) => write.id)).toEqual(['0-0', '0-1', '0-2', '0-3']);
+    // The 10 s average is 107.5 over the four messages; counting 130 twice would make it 112, above 110.
+    const averageAbove110 = rule({
+      id: 'average-above-110',
+      conditions: {
+        all: [
+          {
+            fact: 'window',
+            params: { fn: 'avg', field: 'speedKph', size: '10s' },
+            operator: 'greaterThan',
+            value: 110,
+          },
+        ],
+      },
+    });
+    const processor = new StreamProcessor([averageAbove110], options);
+    const batch = processor.process(log.records);
+    expect(batch.duplicates).toBe(1);
+    expect(batch.alerts).toEqual([]);
+    const closed = processor.advanceClock(t0 + 120_000, [0]);
+    expect(closed.writes.map((write) => (write.document as { messages: number }).messages)).toEqual([4]);
+  });
+
   it('reports records it cannot read instead of failing the batch', () => {
     const processor = new StreamProcessor([overspeed], options);
     const garbage = { topic: 't', partition: 0, offset: '0', key: undefined, value: Buffer.from('{') };

@@ -43,6 +43,8 @@ export interface ProcessedBatch {
   unreadable: ConsumedRecord[];
   /** Messages older than their partition's watermark: indexed, flagged, left out of windows and rules. */
   late: number;
+  /** A device's message received again (same vehicle, event time and `seq` as its newest): stored and counted once. */
+  duplicates: number;
 }
 
 interface VehicleState {
@@ -52,6 +54,8 @@ interface VehicleState {
   derived: DerivedState;
   /** Event time of the newest message; older ones still count in windows but no longer drive rules. */
   lastEventTime: number;
+  /** The `seq` of the newest message, if the device numbers its messages: what tells a resent message. */
+  lastSeq: number | undefined;
   previous: PreviousSample | undefined;
   /** Open aggregate windows, oldest first: usually one, two around a boundary within lateness. */
   readonly minutes: VehicleMinute[];
@@ -173,7 +177,7 @@ export class StreamProcessor {
    * published like any other.
    */
   updateRules(rules: readonly Rule[]): ProcessedBatch {
-    const batch: ProcessedBatch = { writes: [], alerts: [], unreadable: [], late: 0 };
+    const batch: ProcessedBatch = { writes: [], alerts: [], unreadable: [], late: 0, duplicates: 0 };
     const previous = this.program;
     const next = new RuleProgram(rules);
     this.program = next;
@@ -227,7 +231,7 @@ export class StreamProcessor {
   }
 
   process(records: readonly ConsumedRecord[]): ProcessedBatch {
-    const batch: ProcessedBatch = { writes: [], alerts: [], unreadable: [], late: 0 };
+    const batch: ProcessedBatch = { writes: [], alerts: [], unreadable: [], late: 0, duplicates: 0 };
     for (const record of records) this.processRecord(record, batch);
     return batch;
   }
@@ -237,7 +241,7 @@ export class StreamProcessor {
    * so that absence alerts fire and aggregate windows close while vehicles send nothing.
    */
   advanceClock(now: number, caughtUpPartitions: readonly number[]): ProcessedBatch {
-    const batch: ProcessedBatch = { writes: [], alerts: [], unreadable: [], late: 0 };
+    const batch: ProcessedBatch = { writes: [], alerts: [], unreadable: [], late: 0, duplicates: 0 };
     for (const partition of caughtUpPartitions) {
       const state = this.partitions.get(partition);
       if (!state) continue;
@@ -303,6 +307,15 @@ export class StreamProcessor {
       return;
     }
     const vehicle = this.vehicleOf(state, telemetry);
+    // QoS 1 is at-least-once: a device that missed an acknowledgement sends the message again.
+    if (
+      telemetry.seq !== undefined &&
+      telemetry.seq === vehicle.lastSeq &&
+      eventTime === vehicle.lastEventTime
+    ) {
+      batch.duplicates++;
+      return;
+    }
     this.program.plan.addToWindows(vehicle.derived, eventTime, telemetry as unknown as Facts);
     const minute =
       this.options.documents === 'derived' ? this.minuteOf(state, vehicle, eventTime) : undefined;
@@ -337,6 +350,7 @@ export class StreamProcessor {
       minute && vehicle.previous ? minute.addInterval(vehicle.previous, eventTime, telemetry) : false;
     vehicle.previous = rememberSample(vehicle.previous, eventTime, telemetry, harsh);
     vehicle.lastEventTime = eventTime;
+    vehicle.lastSeq = telemetry.seq;
 
     const { holds, matched, informs } = program;
     holds.fill(0);
@@ -472,6 +486,7 @@ export class StreamProcessor {
         alerts: this.program.tracker.vehicle(telemetry.fleetId, telemetry.vehicleId),
         derived: this.program.plan.newState(),
         lastEventTime: -Infinity,
+        lastSeq: undefined,
         previous: undefined,
         minutes: [],
         queuedDeadline: undefined,
