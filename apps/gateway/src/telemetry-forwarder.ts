@@ -60,9 +60,10 @@ export class TelemetryForwarder implements OnApplicationBootstrap, OnApplication
       {
         url: config.MQTT_URL,
         clientId: config.MQTT_CLIENT_ID,
-        shareGroup: config.FLEETLOG_NAMESPACE
-          ? `${config.FLEETLOG_NAMESPACE}-${config.MQTT_SHARE_GROUP}`
-          : config.MQTT_SHARE_GROUP,
+        shareGroup:
+          config.MQTT_SHARE_GROUP && config.FLEETLOG_NAMESPACE
+            ? `${config.FLEETLOG_NAMESPACE}-${config.MQTT_SHARE_GROUP}`
+            : config.MQTT_SHARE_GROUP,
         topicFilter: deviceTopicFilter,
         receiveMaximum: Math.min(config.GATEWAY_MAX_IN_FLIGHT, 65_535),
         sessionExpirySeconds: config.GATEWAY_SESSION_EXPIRY_S,

@@ -36,7 +36,13 @@ export const gatewayEnvSchema = z.object({
   HTTP_PORT: port(3001),
   /** Stable per instance: the broker keeps this client's persistent session (and its unacknowledged messages) across restarts. */
   MQTT_CLIENT_ID: z.string().min(1).default(`fleetlog-gateway-${hostname()}`),
-  MQTT_SHARE_GROUP: z.string().min(1).default('fleetlog-gateway'),
+  /**
+   * Unset: one gateway with a plain subscription, which Mosquitto 2.0.11 restores from its persistence file after a
+   * crash, queueing what devices publish meanwhile. Set: gateways in this share group split the load (MQTT v5 shared
+   * subscription), but that Mosquitto forgets a shared subscription when it crashes, and drops what devices publish
+   * between its restart and the gateways' resubscription (docs/reliability.md): scale out on a broker that keeps them.
+   */
+  MQTT_SHARE_GROUP: z.string().min(1).optional(),
   /**
    * Larger messages are dead-lettered. At most 512 KiB: a dead letter carries the payload in base64 (4/3 of it), and a
    * record over Kafka's 1 MB limit is refused for good, holding up every message behind it.

@@ -1,10 +1,10 @@
-import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import mqtt, { type IPublishPacket, type ISubscriptionMap, type MqttClient } from 'mqtt';
 
 export interface AcknowledgingSubscriberOptions {
   url: string;
   clientId: string;
-  /** Members of one share group split the messages between them (MQTT v5 shared subscription). */
-  shareGroup: string;
+  /** Members of one share group split the messages between them (MQTT v5 shared subscription); none: a plain one. */
+  shareGroup: string | undefined;
   topicFilter: string;
   /**
    * Messages the broker may have in flight to us unacknowledged (MQTT v5 Receive Maximum). Mosquitto 2.0.11 honours
@@ -81,6 +81,11 @@ export class AcknowledgingSubscriber {
       this.connection += 1;
       this.oldestAwaiting = this.newestAwaiting = undefined;
       this.awaitingCount = 0;
+      // MQTT.js subscribes again only when the broker says it kept no session. Mosquitto 2.0.11 restarted from its
+      // persistence file reports the session as kept but has lost a shared subscription (a plain one it keeps):
+      // without this the gateway would sit connected while devices' messages, acknowledged by the broker, went to
+      // no one. A failure means the connection dropped again, and the next connect subscribes again.
+      if (this.connection > 1) client.subscribeAsync(this.resubscription()).catch(() => undefined);
     });
     client.handleMessage = (packet, moveOn) => {
       this.receive(packet);
@@ -90,7 +95,19 @@ export class AcknowledgingSubscriber {
       client.once('connect', () => resolve());
       client.once('error', reject);
     });
-    await client.subscribeAsync(`$share/${this.options.shareGroup}/${this.options.topicFilter}`, { qos: 1 });
+    await client.subscribeAsync(this.subscription(), { qos: 1 });
+  }
+
+  private subscription(): string {
+    const { shareGroup, topicFilter } = this.options;
+    return shareGroup ? `$share/${shareGroup}/${topicFilter}` : topicFilter;
+  }
+
+  /** Flagged `resubscribe`: MQTT.js otherwise sends nothing for a topic it believes subscribed. */
+  private resubscription(): ISubscriptionMap {
+    const map = { [this.subscription()]: { qos: 1 } } as ISubscriptionMap;
+    map.resubscribe = true;
+    return map;
   }
 
   /** Stops taking messages, waits for those in hand to be settled and acknowledged, then disconnects. */
