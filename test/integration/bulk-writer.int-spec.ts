@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from '@elastic/elasticsearch';
-import { BulkWriter } from '@fleetlog/elasticsearch';
+import { BulkWriteError, BulkWriter } from '@fleetlog/elasticsearch';
+import { freePort } from '../../tools/main/app-process';
 
 /** BulkWriter against a real Elasticsearch: what it stores, what counts as already written, what it gives back. */
 describe('BulkWriter', () => {
@@ -35,5 +36,34 @@ describe('BulkWriter', () => {
     await elasticsearch.indices.refresh({ index });
     const stored = await elasticsearch.search({ index, query: { match_all: {} } });
     expect(stored.hits.hits.map((hit) => hit._id).sort()).toEqual(['a', 'c']);
+  });
+
+  it('waits out a read-only block (the flood-stage disk watermark) and stores everything once it is lifted', async () => {
+    const patient = new BulkWriter(elasticsearch, {
+      maxAttempts: 30,
+      backoff: { initialMs: 100, maxMs: 300 },
+    });
+    const block = (blocked: boolean) =>
+      elasticsearch.indices.putSettings({
+        index,
+        settings: { 'index.blocks.read_only_allow_delete': blocked ? true : null },
+      });
+    await block(true);
+    const writing = patient.write([{ index, id: 'blocked', document: { speedKph: 1 }, action: 'create' }]);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await block(false);
+    expect(await writing).toEqual([]);
+    expect((await elasticsearch.get({ index, id: 'blocked' })).found).toBe(true);
+  });
+
+  it('calls a write Elasticsearch never answered retriable, so the batch is retried rather than given up', async () => {
+    const nowhere = new Client({ node: `http://127.0.0.1:${await freePort()}`, maxRetries: 0 });
+    const unreachable = new BulkWriter(nowhere, { maxAttempts: 2, backoff: { initialMs: 10, maxMs: 20 } });
+    const failure = await unreachable
+      .write([{ index, id: 'lost', document: { speedKph: 1 }, action: 'create' }])
+      .catch((error: unknown) => error);
+    await nowhere.close();
+    expect(failure).toBeInstanceOf(BulkWriteError);
+    expect(failure).toMatchObject({ retriable: true });
   });
 });

@@ -73,8 +73,10 @@ export class JobPipeline {
     this.documents = spec.documents;
     this.logger = dependencies.logger.child({ job: spec.version });
     this.groupId = consumerGroupId(config.FLEETLOG_NAMESPACE, spec.consumerGroup);
+    // A few minutes of retries (heartbeating meanwhile) before the batch is given back to be fetched again:
+    // nothing behind it can be committed anyway, and an Elasticsearch restart takes a minute or two.
     this.writer = new BulkWriter(elasticsearch, {
-      maxAttempts: 8,
+      maxAttempts: 40,
       backoff: { initialMs: 200, maxMs: 10_000 },
     });
     this.producer = createTransactionalProducer(kafka, `${this.groupId}-${config.CEP_INSTANCE_ID}`);
@@ -108,7 +110,7 @@ export class JobPipeline {
     await provisionIndices(elasticsearch, config.FLEETLOG_NAMESPACE, this.version, datasets);
     if (from !== undefined) await this.startGroupAt(Date.parse(from));
     await this.producer.connect();
-    await this.consumer.start((records) => this.handle(records));
+    await this.consumer.start((records, heartbeat) => this.handle(records, heartbeat));
     this.clock = setInterval(
       () => this.tick().catch((error) => this.logger.error({ err: error }, 'clock tick failed')),
       config.CEP_CLOCK_TICK_MS,
@@ -173,7 +175,7 @@ export class JobPipeline {
     };
   }
 
-  private async handle(records: ConsumedRecord[]): Promise<OutboundRecord[]> {
+  private async handle(records: ConsumedRecord[], heartbeat: () => Promise<void>): Promise<OutboundRecord[]> {
     const { metrics } = this.dependencies;
     const timer = metrics.batchSeconds.startTimer({ job: this.version });
     const processed = this.processor.process(records);
@@ -183,7 +185,7 @@ export class JobPipeline {
         'unreadable telemetry record skipped',
       );
     }
-    const rejected = await this.writer.write(processed.writes);
+    const rejected = await this.writer.write(processed.writes, heartbeat);
     metrics.records.inc({ job: this.version }, records.length);
     metrics.late.inc({ job: this.version }, processed.late);
     metrics.duplicates.inc({ job: this.version }, processed.duplicates);

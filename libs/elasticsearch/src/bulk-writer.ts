@@ -34,8 +34,21 @@ export class BulkWriteError extends Error {
 const retriableStatuses = new Set([429, 502, 503, 504]);
 
 /**
- * One bulk request per call with explicit ids, checking every item: items rejected for load are retried with
- * backoff and jitter; a 409 on `create` counts as written. It resolves only when every document is stored or
+ * Worth asking again: overload, a gateway in between, or no answer at all (status 0 or none: refused, reset, timed
+ * out), which is Elasticsearch restarting or out of reach for a while.
+ */
+const isRetriableStatus = (status: number | undefined) =>
+  status === undefined || status === 0 || retriableStatuses.has(status);
+
+/**
+ * A block on the index or cluster (the flood-stage disk watermark's read_only_allow_delete, an operator's write
+ * block) refuses every document alike until it is lifted: waiting, not parking documents by the thousand, is right.
+ */
+const isBlocked = (error: estypes.ErrorCause) => error.type === 'cluster_block_exception';
+
+/**
+ * One bulk request per call with explicit ids, checking every item: items rejected for load or by a write block, and
+ * requests that got no answer, are retried with backoff and jitter; a 409 on `create` counts as written. It resolves only when every document is stored or
  * returned as rejected for good (the caller parks those), so the caller may commit the Kafka offsets behind them;
  * otherwise it throws and the caller must not commit.
  */
@@ -45,7 +58,14 @@ export class BulkWriter {
     private readonly options: BulkWriterOptions,
   ) {}
 
-  async write(writes: readonly DocumentWrite[]): Promise<RejectedWrite[]> {
+  /**
+   * `whileWaiting` runs between attempts: a Kafka consumer's heartbeat, so that waiting out an Elasticsearch restart
+   * does not also cost the consumer its group membership (and the partitions a rebuild from the log).
+   */
+  async write(
+    writes: readonly DocumentWrite[],
+    whileWaiting: () => Promise<void> = async () => undefined,
+  ): Promise<RejectedWrite[]> {
     const rejected: RejectedWrite[] = [];
     let pending = writes;
     for (let attempt = 1; pending.length > 0; attempt++) {
@@ -54,7 +74,10 @@ export class BulkWriter {
       if (retry.length > 0 && attempt >= this.options.maxAttempts) {
         throw new BulkWriteError(`${retry.length} document(s) still refused after ${attempt} attempts`, true);
       }
-      if (retry.length > 0) await sleep(backoffDelay(attempt, this.options.backoff));
+      if (retry.length > 0) {
+        await whileWaiting();
+        await sleep(backoffDelay(attempt, this.options.backoff));
+      }
       pending = retry;
     }
     return rejected;
@@ -72,7 +95,7 @@ export class BulkWriter {
       response = await this.client.bulk({ operations, refresh: false });
     } catch (error) {
       const status = (error as { meta?: { statusCode?: number } }).meta?.statusCode;
-      if (status === undefined || retriableStatuses.has(status)) return { retry: [...writes], fatal: [] };
+      if (isRetriableStatus(status)) return { retry: [...writes], fatal: [] };
       throw new BulkWriteError(`bulk request failed with HTTP ${status}: ${(error as Error).message}`, false);
     }
     const retry: DocumentWrite[] = [];
@@ -82,7 +105,7 @@ export class BulkWriter {
       if (!result?.error) return;
       const write = writes[position]!;
       if (write.action === 'create' && result.status === 409) return;
-      if (retriableStatuses.has(result.status)) retry.push(write);
+      if (retriableStatuses.has(result.status) || isBlocked(result.error)) retry.push(write);
       else
         fatal.push({
           write,
