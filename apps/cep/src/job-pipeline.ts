@@ -196,12 +196,12 @@ export class JobPipeline {
   /** Wall-clock time passing for partitions with nothing left to read: absence alerts, closing windows. */
   private async tick(): Promise<void> {
     await this.consumer.exclusive(async () => {
-      const caughtUp = this.consumer.caughtUpPartitions;
+      const idle = await this.consumer.idlePartitions();
       const processed = this.processor.advanceClock(
         Date.now(),
-        caughtUp.map(({ partition }) => partition),
+        idle.map(({ partition }) => partition),
       );
-      await this.storeOutsideBatch(processed, caughtUp, 'what the clock fired');
+      await this.storeOutsideBatch(processed, idle, 'what the clock fired');
     });
   }
 

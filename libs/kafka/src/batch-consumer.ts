@@ -82,6 +82,8 @@ interface OwnedPartition extends TopicPartition {
   /** A rebuild seek was asked for: drop fetched batches until one comes from it. */
   awaitingSeek: boolean;
   caughtUp: boolean;
+  /** The next offset to read: past the last record handled, or the last transaction marker fetched. */
+  readUpTo: bigint;
 }
 
 /**
@@ -120,6 +122,7 @@ export class BatchConsumer {
       const owned = this.owned.get(keyOf(payload));
       if (owned && !owned.awaitingSeek && BigInt(payload.lastOffset) + 1n >= BigInt(payload.highWatermark)) {
         owned.caughtUp = true;
+        owned.readUpTo = BigInt(payload.lastOffset) + 1n;
       }
     });
   }
@@ -134,10 +137,29 @@ export class BatchConsumer {
     return [...this.owned.values()].map(({ topic, partition }) => ({ topic, partition }));
   }
 
-  get caughtUpPartitions(): TopicPartition[] {
-    return [...this.owned.values()]
-      .filter((owned) => owned.caughtUp)
-      .map(({ topic, partition }) => ({ topic, partition }));
+  /**
+   * Owned partitions with nothing left to read, asked of the broker: a batch's own high watermark is as old as its
+   * fetch, and after a batch that waited minutes for Elasticsearch it says "caught up" while minutes of records
+   * wait behind it (a clock advanced over them would take them all for late). Empty when the broker does not answer.
+   */
+  async idlePartitions(): Promise<TopicPartition[]> {
+    const candidates = [...this.owned.values()].filter((owned) => owned.caughtUp);
+    if (candidates.length === 0 || !this.admin) return [];
+    const idle: TopicPartition[] = [];
+    try {
+      for (const topic of new Set(candidates.map((owned) => owned.topic))) {
+        const ends = new Map(
+          (await this.admin.fetchTopicOffsets(topic)).map(({ partition, high }) => [partition, BigInt(high)]),
+        );
+        for (const owned of candidates.filter((candidate) => candidate.topic === topic)) {
+          if ((ends.get(owned.partition) ?? 0n) <= owned.readUpTo)
+            idle.push({ topic, partition: owned.partition });
+        }
+      }
+    } catch {
+      return [];
+    }
+    return idle;
   }
 
   async start(handle: BatchHandler): Promise<void> {
@@ -224,6 +246,7 @@ export class BatchConsumer {
         lastCommitted: undefined,
         awaitingSeek: false,
         caughtUp: false,
+        readUpTo: -1n,
       });
     }
   }
@@ -279,13 +302,19 @@ export class BatchConsumer {
       throw error;
     }
     payload.resolveOffset(batch.lastOffset());
-    if (owned) owned.caughtUp = next >= BigInt(batch.highWatermark);
+    if (owned) {
+      owned.caughtUp = next >= BigInt(batch.highWatermark);
+      owned.readUpTo = next;
+    }
     await payload.heartbeat();
   }
 
   private async commit(offsets: CommittedOffset[], outbound: OutboundRecord[]): Promise<void> {
     const producer = this.options.transactionalProducer;
-    if (!producer) {
+    // Nothing to produce (most batches: no alert changed, no document refused): a plain offset commit is one round
+    // trip where a transaction takes four, and as safe, since the coordinator refuses commits from a member of an
+    // older generation just as it fences an older producer.
+    if (!producer || outbound.length === 0) {
       if (outbound.length > 0) throw new Error('producing with the commit needs a transactional producer');
       // kafkajs passes metadata through to the commit request, though its types leave it out.
       await this.consumer.commitOffsets(offsets as Array<Omit<CommittedOffset, 'metadata'>>);
