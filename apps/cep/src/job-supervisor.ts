@@ -29,7 +29,8 @@ export class JobSupervisor implements OnApplicationBootstrap, OnApplicationShutd
   private readonly jobs: CompactedTopicTable<JobRecord>;
   private readonly catalog: RuleCatalog;
   private readonly pipelines = new Map<string, { pipeline: JobPipeline; followsRules: boolean }>();
-  private readonly indexer: JobPipeline;
+  /** Absent with CEP_RAW_TELEMETRY=rollups-only. */
+  private readonly indexer: JobPipeline | undefined;
   /** Reconciliations run one after another, in the order the changes arrived. */
   private reconciling: Promise<void> = Promise.resolve();
 
@@ -62,14 +63,18 @@ export class JobSupervisor implements OnApplicationBootstrap, OnApplicationShutd
       registry,
       (rules) => void this.applyRules(rules),
     );
-    this.indexer = new JobPipeline(
-      { version: 'telemetry', consumerGroup: 'telemetry-indexer', documents: 'telemetry' },
-      [],
-      this.dependencies(),
-    );
+    this.indexer =
+      config.CEP_RAW_TELEMETRY === 'indexed'
+        ? new JobPipeline(
+            { version: 'telemetry', consumerGroup: 'telemetry-indexer', documents: 'telemetry' },
+            [],
+            this.dependencies(),
+          )
+        : undefined;
     health.register(
       'kafka-consumer',
-      () => this.indexer.ready && [...this.pipelines.values()].every(({ pipeline }) => pipeline.ready),
+      () =>
+        (this.indexer?.ready ?? true) && [...this.pipelines.values()].every(({ pipeline }) => pipeline.ready),
     );
     health.register('elasticsearch', () => elasticsearchAnswers(this.elasticsearch));
   }
@@ -85,7 +90,7 @@ export class JobSupervisor implements OnApplicationBootstrap, OnApplicationShutd
     };
     await this.jobs.seedIfNeverWritten([{ key: first.version, value: JSON.stringify(first) }]);
     await this.jobs.start();
-    await this.indexer.start(undefined);
+    await this.indexer?.start(undefined);
     this.scheduleReconcile();
     await this.reconciling;
   }
@@ -95,7 +100,7 @@ export class JobSupervisor implements OnApplicationBootstrap, OnApplicationShutd
     await this.jobs.stop();
     await this.catalog.stop();
     const running = [this.indexer, ...[...this.pipelines.values()].map(({ pipeline }) => pipeline)];
-    await Promise.all(running.map((pipeline) => pipeline.stop()));
+    await Promise.all(running.map((pipeline) => pipeline?.stop()));
     await this.elasticsearch.close();
   }
 

@@ -118,6 +118,12 @@ export const cepEnvSchema = z.object({
     .default(8 * 1024 * 1024),
   /** How often wall-clock time advances the watermark of caught-up partitions (absence alerts, closing windows). */
   CEP_CLOCK_TICK_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
+  /**
+   * `indexed`: every telemetry record becomes a searchable document. `rollups-only`: no telemetry indexer; raw
+   * readings stay in the log (replayable into an index later) and Elasticsearch gets only the per-vehicle aggregates,
+   * alerts and documents the jobs write — for fleets that search minutes, not readings, at a fraction of the cost.
+   */
+  CEP_RAW_TELEMETRY: z.enum(['indexed', 'rollups-only']).default('indexed'),
 });
 
 export const notifierEnvSchema = z
