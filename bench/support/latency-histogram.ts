@@ -6,6 +6,7 @@ export interface LatencySummary {
   count: number;
   p50Ms: number;
   p99Ms: number;
+  p999Ms: number;
   maxMs: number;
 }
 
@@ -26,6 +27,7 @@ export class LatencyHistogram {
       count: this.count,
       p50Ms: this.percentile(0.5),
       p99Ms: this.percentile(0.99),
+      p999Ms: this.percentile(0.999),
       maxMs: this.maxMs,
     };
   }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Kernel clock ticks per second (USER_HZ): 100 on every Linux architecture Node supports. */
 const ticksPerSecond = 100;
@@ -11,14 +11,44 @@ export interface UsageSample {
   machineBusySeconds: number;
 }
 
-/** CPU of the named processes, read from /proc/<pid>/stat, and of the whole machine from /proc/stat. */
+/** The fields of /proc/<pid>/stat after the command name (which may contain spaces; these do not). */
+function statFields(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/**
+ * The process and its descendants: a service is sometimes a launcher and the process it started (Elasticsearch's
+ * CLI starts the server JVM as its child), and its CPU and memory are theirs together. Descendants that are measured
+ * on their own (`separate`: the apps a bench started) are left out, with theirs.
+ */
+function processTree(root: number, separate: ReadonlySet<number> = new Set()): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const parent = Number(statFields(Number(entry))[1]);
+      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+    } catch {
+      // ended while we looked
+    }
+  }
+  const tree = [root];
+  for (let index = 0; index < tree.length; index++)
+    tree.push(...(children.get(tree[index]!) ?? []).filter((child) => !separate.has(child)));
+  return tree;
+}
+
+/** CPU of the named processes (with their descendants), from /proc/<pid>/stat, and of the machine from /proc/stat. */
 export function sampleUsage(pids: Map<string, number>): UsageSample {
   const cpuSeconds = new Map<string, number>();
+  const measured = new Set(pids.values());
   for (const [name, pid] of pids) {
-    // The command name (field 2) may contain spaces; the fields after its closing parenthesis do not.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    cpuSeconds.set(name, (Number(fields[11]) + Number(fields[12])) / ticksPerSecond);
+    const ticks = processTree(pid, measured).reduce((sum, member) => {
+      const fields = statFields(member);
+      return sum + Number(fields[11]) + Number(fields[12]);
+    }, 0);
+    cpuSeconds.set(name, ticks / ticksPerSecond);
   }
   const machine = readFileSync('/proc/stat', 'utf8')
     .split('\n', 1)[0]!
@@ -40,9 +70,12 @@ export function coresUsed(from: UsageSample, to: UsageSample): Record<string, nu
   return cores;
 }
 
-export function residentMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kibibytes = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? Number.NaN);
+/** Resident memory of the process and its descendants (but those in `separate`). */
+export function residentMiB(pid: number, separate: ReadonlySet<number> = new Set()): number {
+  const kibibytes = processTree(pid, separate).reduce((sum, member) => {
+    const status = readFileSync(`/proc/${member}/status`, 'utf8');
+    return sum + Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? Number.NaN);
+  }, 0);
   return kibibytes / 1024;
 }
 

@@ -6,11 +6,16 @@ export function preciseNow(): number {
 }
 
 interface BenchVehicle {
+  vehicleId: string;
+  /** Its place in the fleet: staggers the readings that raise alerts. */
+  index: number;
   topic: string;
   /** Everything up to `"ts":`, which stays the same for the vehicle. */
   head: string;
   /** The readings after `seq`: varied between vehicles, fixed per vehicle (their values do not change the cost). */
   readings: string;
+  /** The same readings at 250 km/h: what `alertEvery` sends. */
+  speedingReadings: string;
   seq: number;
   connection: number;
 }
@@ -21,8 +26,9 @@ const sentAtMarker = '"sentAt":';
  * A valid telemetry message of about 270 bytes, as a 1 Hz OBD-II device sends it. `ext.sentAt` carries the
  * publisher's clock, read back on the far side (MQTT subscriber or Kafka record) to measure latency.
  */
-function payloadOf(vehicle: BenchVehicle, sentAt: number): string {
-  return `${vehicle.head}"ts":"${new Date(sentAt).toISOString()}","seq":${vehicle.seq++},${vehicle.readings},"ext":{${sentAtMarker}${sentAt.toFixed(3)}}}`;
+function payloadOf(vehicle: BenchVehicle, sentAt: number, speeding: boolean): string {
+  const readings = speeding ? vehicle.speedingReadings : vehicle.readings;
+  return `${vehicle.head}"ts":"${new Date(sentAt).toISOString()}","seq":${vehicle.seq++},${readings},"ext":{${sentAtMarker}${sentAt.toFixed(3)}}}`;
 }
 
 /** The publisher's send time inside a payload or a gateway record (which keeps `ext` as it came). */
@@ -36,13 +42,17 @@ function benchVehicles(fleetId: string, count: number, connections: number): Ben
     const vehicleId = `v-${String(index).padStart(5, '0')}`;
     const vary = (base: number, spread: number, decimals: number) =>
       (base + ((index * 7919) % 1000) * (spread / 1000)).toFixed(decimals);
+    const readingsAt = (speedKph: string) =>
+      `"position":{"lat":${vary(52.3, 0.4, 6)},"lon":${vary(13.1, 0.6, 6)}},"speedKph":${speedKph},` +
+      `"rpm":${vary(900, 2600, 0)},"coolantTempC":${vary(80, 15, 1)},"engineLoadPct":${vary(10, 70, 1)},` +
+      `"fuelLevelPct":${vary(15, 80, 1)},"batteryV":${vary(13.6, 0.8, 2)}`;
     return {
+      vehicleId,
+      index,
       topic: `fleet/${fleetId}/${vehicleId}/telemetry`,
       head: `{"vehicleId":"${vehicleId}","fleetId":"${fleetId}",`,
-      readings:
-        `"position":{"lat":${vary(52.3, 0.4, 6)},"lon":${vary(13.1, 0.6, 6)}},"speedKph":${vary(20, 90, 1)},` +
-        `"rpm":${vary(900, 2600, 0)},"coolantTempC":${vary(80, 15, 1)},"engineLoadPct":${vary(10, 70, 1)},` +
-        `"fuelLevelPct":${vary(15, 80, 1)},"batteryV":${vary(13.6, 0.8, 2)}`,
+      readings: readingsAt(vary(20, 90, 1)),
+      speedingReadings: readingsAt('250.0'),
       seq: 0,
       connection: index % connections,
     };
@@ -62,6 +72,10 @@ export interface LoadOptions {
    * otherwise queue up to max_queued_messages per session and then drop, which measures the broker, not the gateway.
    */
   maxBacklog: number;
+  /** Every n-th reading of a vehicle is at 250 km/h, staggered across the fleet: alerts at a known rate. */
+  alertEvery?: number;
+  /** Told of each reading as it goes out, for a probe that follows single readings through the pipeline. */
+  onSent?: (vehicleId: string, seq: number, sentAt: number) => void;
 }
 
 /** How many messages the far end has seen so far; polled, so it may lag a little. */
@@ -140,7 +154,11 @@ export class LoadPublisher {
     this.nextVehicle = (this.nextVehicle + 1) % this.vehicles.length;
     this.unacknowledged[connection]!++;
     this.sent++;
-    this.clients[connection]!.publish(vehicle.topic, payloadOf(vehicle, preciseNow()), (error) => {
+    const { alertEvery, onSent } = this.options;
+    const speeding = alertEvery !== undefined && (vehicle.seq + vehicle.index) % alertEvery === 0;
+    const sentAt = preciseNow();
+    onSent?.(vehicle.vehicleId, vehicle.seq, sentAt);
+    this.clients[connection]!.publish(vehicle.topic, payloadOf(vehicle, sentAt, speeding), (error) => {
       if (error) this.failed++;
       this.unacknowledged[connection]!--;
       if (this.allAcknowledged && this.unacknowledged.every((count) => count === 0)) {

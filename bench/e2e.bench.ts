@@ -1,0 +1,521 @@
+/**
+ * The whole pipeline end to end on this machine: devices → Mosquitto → gateway → Kafka → cep → Elasticsearch →
+ * fleet.alerts → notifier → signed webhook, every part a real process on the local stack, load generator included.
+ *
+ * Load steps of 1 Hz vehicles (vehicles = events/s), every vehicle on the rule library plus `e2e-speeding` (a
+ * reading above 200 km/h, sent by a known share of readings, about 20 a second). Per step: the rate offered and
+ * achieved; publish→alert indexed (the alert's fleet.alerts record, appended by cep after Elasticsearch confirmed
+ * the alert document, stamped by the broker: LogAppendTime), publish→webhook delivered (the receiver's clock),
+ * publish→searchable (single readings followed until a search finds them); CPU and resident memory of every
+ * process; consumer lag once a second. The ramp climbs until a step is not sustained (rate not achieved, lag
+ * growing, or p99 publish→alert indexed at 1 s or more), then a soak holds the highest sustained rate and
+ * counts every reading in Elasticsearch. The same ramp runs again with CEP_RAW_TELEMETRY=rollups-only.
+ *
+ * Run after `npm run build`: node --disable-warning=TimeoutNegativeWarning bench/e2e.bench.ts
+ * BENCH_E2E_STEP_S (default 45), BENCH_E2E_SOAK_S (default 600; 0 skips), BENCH_E2E_MODES (default
+ * "indexed,rollups-only"). Writes bench-results/e2e.{json,md}, e2e-latency.svg and e2e-lag.svg.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, copyFileSync, writeFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from '@elastic/elasticsearch';
+import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import { consumerGroupId, topicNames, topicSpecs } from '../dist/libs/contracts/src/index.js';
+import { datasetNames, recordIndexNames } from '../dist/libs/elasticsearch/src/index.js';
+import {
+  freePort,
+  startApp,
+  waitUntilReady,
+  type AppName,
+  type AppProcess,
+} from '../tools/main/app-process.ts';
+import { stackOptionsFromEnv, stackStatus, stackUp } from '../tools/stack/local-stack.ts';
+import { LatencyHistogram, type LatencySummary } from './support/latency-histogram.ts';
+import { coresUsed, residentMiB, sampleUsage, type UsageSample } from './support/process-usage.ts';
+import { machineDescription, writeReport } from './support/report.ts';
+import { lineChartSvg } from './support/svg-chart.ts';
+import { LoadPublisher } from './support/telemetry-load.ts';
+
+type Mode = 'indexed' | 'rollups-only';
+
+const stepSeconds = Number(process.env.BENCH_E2E_STEP_S ?? 45);
+const soakSeconds = Number(process.env.BENCH_E2E_SOAK_S ?? 600);
+const modes = (process.env.BENCH_E2E_MODES ?? 'indexed,rollups-only').split(',') as Mode[];
+/** Latencies of the first seconds of a step (the new vehicles' first readings, connections opening) are left out. */
+const settleSeconds = 5;
+const alertsPerSecond = 20;
+const ramps: Record<Mode, number[]> = {
+  indexed: [1_000, 5_000, 10_000, 12_500, 15_000, 17_500, 20_000, 25_000, 30_000],
+  'rollups-only': [10_000, 15_000, 20_000, 25_000, 30_000, 40_000, 50_000],
+};
+/** Rates every mode is measured at whether or not the ramp has failed by then (issue 8's comparison points). */
+const alwaysMeasured = new Set([1_000, 5_000]);
+const loadAtStart = loadavg();
+const stackOptions = stackOptionsFromEnv();
+const endpoints = await stackUp(stackOptions);
+const kafka = new Kafka({ brokers: [endpoints.kafkaBrokers], logLevel: logLevel.NOTHING });
+const elasticsearch = new Client({ node: endpoints.elasticsearchUrl });
+const admin = kafka.admin();
+await admin.connect();
+const stackPids = new Map(
+  (await stackStatus(stackOptions)).flatMap((entry) =>
+    entry.pid === undefined ? [] : [[entry.service, entry.pid] as [string, number]],
+  ),
+);
+
+interface Observation {
+  at: number;
+  ms: number;
+}
+
+interface StepResult {
+  mode: Mode;
+  phase: 'ramp' | 'soak';
+  targetRate: number;
+  achievedRate: number;
+  seconds: number;
+  vehicles: number;
+  latencyMs: {
+    alertIndexed: LatencySummary;
+    webhookDelivered: LatencySummary;
+    searchable: LatencySummary | null;
+  };
+  /** Records not yet committed, per consumer group: at the step's end and its largest. */
+  lagAtEnd: Record<string, number>;
+  maxLag: Record<string, number>;
+  cores: Record<string, number>;
+  residentMiB: Record<string, number>;
+  /** Acknowledged readings missing from Elasticsearch (indexed mode) or from the log (rollups-only). */
+  lost: number;
+  sustained: boolean;
+  notSustainedBecause?: string;
+}
+
+/** The pipeline under test: a fresh namespace, the three apps, a webhook receiver, and what observes them. */
+class Pipeline {
+  readonly namespace = `bench-e2e-${randomBytes(3).toString('hex')}`;
+  readonly topics = topicNames(this.namespace);
+  readonly alertLatency: Observation[] = [];
+  readonly webhookLatency: Observation[] = [];
+  readonly searchableLatency: Observation[] = [];
+  readonly lag: Array<{ at: number; byGroup: Record<string, number> }> = [];
+  readonly apps = new Map<AppName, AppProcess>();
+  readonly groups: string[];
+  private readonly rulesDir = mkdtempSync(join(tmpdir(), 'fleetlog-e2e-rules-'));
+  private receiver: Server | undefined;
+  private alertReader: Consumer | undefined;
+  private sampler: NodeJS.Timeout | undefined;
+  private probes = 0;
+  private lastProbeAt = 0;
+  readonly peakResidentMiB = new Map<string, number>();
+
+  readonly mode: Mode;
+
+  constructor(mode: Mode) {
+    this.mode = mode;
+    this.groups = mode === 'indexed' ? ['telemetry-indexer', 'cep-v1'] : ['cep-v1'];
+  }
+
+  async start(): Promise<void> {
+    for (const file of readdirSync('rules').filter((name) => name.endsWith('.json')))
+      copyFileSync(join('rules', file), join(this.rulesDir, file));
+    writeFileSync(
+      join(this.rulesDir, 'e2e-speeding.json'),
+      JSON.stringify({
+        id: 'e2e-speeding',
+        version: 1,
+        name: 'Above 200 km/h (end-to-end bench)',
+        severity: 'info',
+        conditions: { all: [{ fact: 'speedKph', operator: 'greaterThan', value: 200 }] },
+        message: '{{vehicleId}} at {{speedKph}} km/h',
+      }),
+    );
+    // Stamped by the broker on append: when cep, having stored the alert, handed it on.
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        {
+          topic: this.topics.alerts,
+          numPartitions: topicSpecs.alerts.numPartitions,
+          replicationFactor: -1,
+          configEntries: [
+            ...topicSpecs.alerts.configEntries,
+            { name: 'message.timestamp.type', value: 'LogAppendTime' },
+          ],
+        },
+      ],
+    });
+    const webhookUrl = await this.startReceiver();
+    const shared = {
+      FLEETLOG_NAMESPACE: this.namespace,
+      KAFKA_BROKERS: endpoints.kafkaBrokers,
+      ELASTICSEARCH_URL: endpoints.elasticsearchUrl,
+      MQTT_URL: endpoints.mqttUrl,
+      LOG_LEVEL: 'warn',
+    };
+    const env: Record<'gateway' | 'cep' | 'notifier', NodeJS.ProcessEnv> = {
+      gateway: { MQTT_CLIENT_ID: `${this.namespace}-gateway` },
+      cep: { RULES_DIR: this.rulesDir, CEP_RAW_TELEMETRY: this.mode },
+      notifier: {
+        WEBHOOK_URL: webhookUrl,
+        WEBHOOK_SECRET: `whsec_${randomBytes(24).toString('base64')}`,
+        WEBHOOK_ALLOW_PRIVATE_NETWORK: 'true',
+        // Enough concurrent deliveries that ~60 webhooks a second (three rules fire on a speeding reading) never queue.
+        WEBHOOK_MAX_IN_FLIGHT_PER_TARGET: '32',
+      },
+    };
+    for (const name of ['gateway', 'cep', 'notifier'] as const) {
+      const port = await freePort();
+      const app = startApp(name, { ...shared, ...env[name], HTTP_PORT: String(port) }, (line) =>
+        process.stdout.write(`  ${name}: ${line}\n`),
+      );
+      this.apps.set(name, app);
+      await waitUntilReady(app, `http://127.0.0.1:${port}/health`);
+    }
+    await this.startAlertReader();
+    this.sampler = setInterval(() => void this.sample(), 1_000);
+  }
+
+  pids(): Map<string, number> {
+    const pids = new Map(stackPids);
+    for (const [name, app] of this.apps) pids.set(name, app.child.pid!);
+    pids.set('load generator', process.pid);
+    return pids;
+  }
+
+  /** Follows one reading in a while (at most 8 at once) until a search finds it. */
+  offerProbe(fleetId: string, vehicleId: string, seq: number, sentAt: number): void {
+    if (this.mode !== 'indexed' || this.probes >= 8 || sentAt - this.lastProbeAt < 250) return;
+    this.lastProbeAt = sentAt;
+    this.probes++;
+    void this.follow(fleetId, vehicleId, seq, sentAt).finally(() => this.probes--);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.sampler);
+    await this.alertReader?.disconnect();
+    for (const app of [...this.apps.values()].reverse()) await app.stop();
+    await new Promise((resolve) => this.receiver?.close(resolve));
+    const indices = [
+      ...Object.values(datasetNames(this.namespace, 'v1')).map((names) => names.index),
+      ...Object.values(recordIndexNames(this.namespace)),
+    ];
+    for (const index of indices) await elasticsearch.indices.delete({ index }, { ignore: [404] });
+    await admin.deleteTopics({ topics: Object.values(this.topics) }).catch(() => undefined);
+    rmSync(this.rulesDir, { recursive: true, force: true });
+  }
+
+  /** Records appended to fleet.telemetry so far: the sum of its partitions' high watermarks. */
+  async recordsInLog(): Promise<number> {
+    const offsets = await admin.fetchTopicOffsets(this.topics.telemetry);
+    return offsets.reduce((sum, { high }) => sum + Number(high), 0);
+  }
+
+  async lagNow(): Promise<Record<string, number>> {
+    const high = await this.recordsInLog();
+    const byGroup: Record<string, number> = {};
+    for (const group of this.groups) {
+      const [committed] = await admin.fetchOffsets({
+        groupId: consumerGroupId(this.namespace, group),
+        topics: [this.topics.telemetry],
+      });
+      byGroup[group] =
+        high - committed!.partitions.reduce((sum, { offset }) => sum + Math.max(0, Number(offset)), 0);
+    }
+    return byGroup;
+  }
+
+  private async sample(): Promise<void> {
+    const byGroup = await this.lagNow().catch(() => undefined);
+    if (byGroup) this.lag.push({ at: Date.now(), byGroup });
+    const pids = this.pids();
+    const measured = new Set(pids.values());
+    for (const [name, pid] of pids) {
+      const resident = residentMiB(pid, measured);
+      this.peakResidentMiB.set(name, Math.max(this.peakResidentMiB.get(name) ?? 0, resident));
+    }
+  }
+
+  private async follow(fleetId: string, vehicleId: string, seq: number, sentAt: number): Promise<void> {
+    const index = datasetNames(this.namespace, 'v1').telemetry.alias;
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      const { count } = await elasticsearch.count({
+        index,
+        query: { bool: { filter: [{ term: { fleetId } }, { term: { vehicleId } }, { term: { seq } }] } },
+      });
+      if (count > 0) {
+        this.searchableLatency.push({ at: sentAt, ms: Date.now() - sentAt });
+        return;
+      }
+      await sleep(50);
+    }
+    this.searchableLatency.push({ at: sentAt, ms: Number.POSITIVE_INFINITY });
+  }
+
+  private async startReceiver(): Promise<string> {
+    const port = await freePort();
+    this.receiver = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        response.writeHead(204).end();
+        const { type, data } = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        if (type === 'alert.active' && data.ruleId === 'e2e-speeding') {
+          const raisedAt = Date.parse(data.raisedAt);
+          this.webhookLatency.push({ at: raisedAt, ms: Date.now() - raisedAt });
+        }
+      });
+    });
+    await new Promise<void>((resolve) => this.receiver!.listen(port, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${port}/e2e`;
+  }
+
+  private async startAlertReader(): Promise<void> {
+    this.alertReader = kafka.consumer({ groupId: `${this.namespace}-bench-alerts`, maxWaitTimeInMs: 100 });
+    await this.alertReader.connect();
+    await this.alertReader.subscribe({ topic: this.topics.alerts, fromBeginning: true });
+    await this.alertReader.run({
+      eachMessage: async ({ message }) => {
+        const alert = JSON.parse(message.value!.toString());
+        if (alert.status !== 'active' || alert.ruleId !== 'e2e-speeding') return;
+        const raisedAt = Date.parse(alert.raisedAt);
+        this.alertLatency.push({ at: raisedAt, ms: Number(message.timestamp) - raisedAt });
+      },
+    });
+  }
+}
+
+function summarise(observations: Observation[], from: number, to: number): LatencySummary {
+  const histogram = new LatencyHistogram();
+  for (const { at, ms } of observations) if (at >= from && at < to) histogram.record(ms);
+  return histogram.summary();
+}
+
+async function runStep(pipeline: Pipeline, rate: number, seconds: number, phase: StepResult['phase']) {
+  const fleetId = `e2e-${phase}-${rate}`;
+  process.stdout.write(`${pipeline.mode} ${phase}: ${rate.toLocaleString('en-US')} ev/s for ${seconds} s…\n`);
+  const loggedBefore = await pipeline.recordsInLog();
+  let logged = 0;
+  const counter = setInterval(() => {
+    void pipeline.recordsInLog().then((records) => (logged = records - loggedBefore));
+  }, 200);
+  const publisher = await LoadPublisher.connect({
+    mqttUrl: endpoints.mqttUrl,
+    clientIdPrefix: `${pipeline.namespace}-${fleetId}`,
+    fleetId,
+    connections: Math.min(8, Math.ceil(rate / 2_500)),
+    vehicles: rate,
+    maxUnacknowledgedPerConnection: 2_000,
+    maxBacklog: rate * 5,
+    alertEvery: Math.max(10, Math.round(rate / alertsPerSecond)),
+    onSent: (vehicleId, seq, sentAt) => pipeline.offerProbe(fleetId, vehicleId, seq, sentAt),
+  });
+  const pids = pipeline.pids();
+  const usageAtStart: UsageSample = sampleUsage(pids);
+  const startedAt = Date.now();
+  pipeline.peakResidentMiB.clear();
+  publisher.start(rate, () => logged);
+  await sleep(seconds * 1_000);
+  await publisher.pause();
+  const endedAt = Date.now();
+  const usageAtEnd = sampleUsage(pids);
+  clearInterval(counter);
+  const acknowledged = publisher.sent - publisher.failed;
+  await publisher.close();
+  const lagAtEnd = await pipeline.lagNow();
+  // Alerts and webhooks of the step's last readings are still on their way.
+  await sleep(3_000);
+  const during = pipeline.lag.filter(({ at }) => at >= startedAt && at <= endedAt);
+  const maxLag = Object.fromEntries(
+    pipeline.groups.map((group) => [group, Math.max(0, ...during.map(({ byGroup }) => byGroup[group] ?? 0))]),
+  );
+  const from = startedAt + settleSeconds * 1_000;
+  const result: StepResult = {
+    mode: pipeline.mode,
+    phase,
+    targetRate: rate,
+    achievedRate: Math.round(acknowledged / ((endedAt - startedAt) / 1_000)),
+    seconds,
+    vehicles: rate,
+    latencyMs: {
+      alertIndexed: summarise(pipeline.alertLatency, from, endedAt),
+      webhookDelivered: summarise(pipeline.webhookLatency, from, endedAt),
+      searchable: pipeline.mode === 'indexed' ? summarise(pipeline.searchableLatency, from, endedAt) : null,
+    },
+    lagAtEnd,
+    maxLag,
+    cores: roundAll(coresUsed(usageAtStart, usageAtEnd)),
+    residentMiB: roundAll(Object.fromEntries(pipeline.peakResidentMiB)),
+    lost: await lostReadings(pipeline, fleetId, acknowledged, loggedBefore),
+    sustained: true,
+  };
+  const reasons = [
+    result.achievedRate < rate * 0.97 && `offered ${rate}, achieved ${result.achievedRate} ev/s`,
+    Object.values(lagAtEnd).some((lag) => lag > rate * 2) && `lag at the end ${JSON.stringify(lagAtEnd)}`,
+    !(result.latencyMs.alertIndexed.p99Ms < 1_000) &&
+      `p99 publish→alert indexed ${result.latencyMs.alertIndexed.p99Ms} ms`,
+    result.lost > 0 && `${result.lost} readings lost`,
+  ].filter((reason): reason is string => typeof reason === 'string');
+  result.sustained = reasons.length === 0;
+  if (!result.sustained) result.notSustainedBecause = reasons.join('; ');
+  process.stdout.write(`  ${describe(result)}\n`);
+  return result;
+}
+
+/**
+ * Waits until every consumer group has committed the whole log, then counts the step's acknowledged readings that
+ * are not where they should be: in Elasticsearch (indexed), or in the log (rollups-only, which indexes none).
+ */
+async function lostReadings(
+  pipeline: Pipeline,
+  fleetId: string,
+  acknowledged: number,
+  loggedBefore: number,
+): Promise<number> {
+  const deadline = Date.now() + 180_000;
+  while (Date.now() < deadline && Object.values(await pipeline.lagNow()).some((lag) => lag > 0))
+    await sleep(1_000);
+  if (pipeline.mode === 'rollups-only')
+    return Math.max(0, acknowledged - ((await pipeline.recordsInLog()) - loggedBefore));
+  const index = datasetNames(pipeline.namespace, 'v1').telemetry.alias;
+  await elasticsearch.indices.refresh({ index });
+  const { count } = await elasticsearch.count({ index, query: { term: { fleetId } } });
+  return Math.max(0, acknowledged - count);
+}
+
+function roundAll(values: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(values).map(([key, value]) => [key, Math.round(value * 100) / 100]),
+  );
+}
+
+const ms = (value: number | undefined) =>
+  value === undefined || Number.isNaN(value) ? '–' : value.toFixed(0);
+const triple = (summary: LatencySummary | null) =>
+  summary === null || summary.count === 0
+    ? '–'
+    : `${ms(summary.p50Ms)} / ${ms(summary.p99Ms)} / ${ms(summary.p999Ms)}`;
+
+function describe(result: StepResult): string {
+  return `${result.achievedRate} ev/s; alert indexed ${triple(result.latencyMs.alertIndexed)} ms; webhook ${triple(
+    result.latencyMs.webhookDelivered,
+  )} ms; lag ${JSON.stringify(result.lagAtEnd)}; ${result.sustained ? 'sustained' : `NOT sustained: ${result.notSustainedBecause}`}`;
+}
+
+function markdownTable(results: StepResult[]): string {
+  const processes = ['gateway', 'cep', 'notifier', 'kafka', 'elasticsearch', 'mosquitto', 'load generator'];
+  const header = [
+    'mode',
+    'phase',
+    'offered ev/s',
+    'achieved ev/s',
+    'publish→alert indexed p50/p99/p999 ms',
+    'publish→webhook p50/p99/p999 ms',
+    'publish→searchable p50/p99/p999 ms',
+    'max lag (records)',
+    ...processes.map((name) => `${name} cores / MiB`),
+    'lost',
+    'sustained',
+  ];
+  const rows = results.map((result) => [
+    result.mode,
+    result.phase === 'soak' ? `soak ${result.seconds / 60} min` : 'ramp',
+    result.targetRate.toLocaleString('en-US'),
+    result.achievedRate.toLocaleString('en-US'),
+    triple(result.latencyMs.alertIndexed),
+    triple(result.latencyMs.webhookDelivered),
+    triple(result.latencyMs.searchable),
+    Object.values(result.maxLag)
+      .map((lag) => lag.toLocaleString('en-US'))
+      .join(' / '),
+    ...processes.map(
+      (name) => `${result.cores[name]?.toFixed(2) ?? '–'} / ${Math.round(result.residentMiB[name] ?? 0)}`,
+    ),
+    String(result.lost),
+    result.sustained ? 'yes' : `no: ${result.notSustainedBecause}`,
+  ]);
+  return (
+    [header, header.map(() => '---'), ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n') + '\n'
+  );
+}
+
+const results: StepResult[] = [];
+const lagSeries: Array<{ name: string; points: Array<[number, number]> }> = [];
+const benchStartedAt = Date.now();
+for (const mode of modes) {
+  const pipeline = new Pipeline(mode);
+  await pipeline.start();
+  try {
+    let highestSustained: number | undefined;
+    for (const rate of ramps[mode]) {
+      const result = await runStep(pipeline, rate, stepSeconds, 'ramp');
+      results.push(result);
+      if (result.sustained) highestSustained = Math.max(highestSustained ?? 0, rate);
+      else if (!alwaysMeasured.has(rate)) break;
+    }
+    if (mode === 'indexed' && soakSeconds > 0 && highestSustained !== undefined)
+      results.push(await runStep(pipeline, highestSustained, soakSeconds, 'soak'));
+    for (const group of pipeline.groups)
+      lagSeries.push({
+        name: `${mode}: ${group}`,
+        points: pipeline.lag.map(({ at, byGroup }) => [(at - benchStartedAt) / 1_000, byGroup[group] ?? 0]),
+      });
+  } finally {
+    await pipeline.stop();
+  }
+}
+await admin.disconnect();
+await elasticsearch.close();
+
+const table = markdownTable(results);
+process.stdout.write(`\n${table}\n`);
+mkdirSync('bench-results', { recursive: true });
+writeFileSync('bench-results/e2e.md', table);
+const rampOf = (mode: Mode) => results.filter((result) => result.mode === mode && result.phase === 'ramp');
+const latencyLines = modes.flatMap((mode) =>
+  (
+    [
+      ['alert indexed', 'alertIndexed'],
+      ['webhook', 'webhookDelivered'],
+    ] as const
+  ).flatMap(([label, key]) =>
+    (['p50Ms', 'p99Ms', 'p999Ms'] as const).map((quantile) => ({
+      name: `${mode === 'indexed' ? '' : 'rollups: '}${label} ${quantile.slice(0, -2)}`,
+      points: rampOf(mode).map((result): [number, number] => [
+        result.achievedRate,
+        result.latencyMs[key][quantile],
+      ]),
+    })),
+  ),
+);
+writeFileSync(
+  'bench-results/e2e-latency.svg',
+  lineChartSvg({
+    title: 'Publish → alert indexed / webhook delivered, by load',
+    xLabel: 'events per second (achieved)',
+    yLabel: 'milliseconds (log scale)',
+    logY: true,
+    series: latencyLines,
+  }),
+);
+writeFileSync(
+  'bench-results/e2e-lag.svg',
+  lineChartSvg({
+    title: 'Consumer lag over the run (records not yet committed)',
+    xLabel: 'seconds since the bench started',
+    yLabel: 'records',
+    series: lagSeries,
+  }),
+);
+writeReport('e2e', {
+  machine: machineDescription(loadAtStart),
+  command: 'npm run bench:e2e',
+  settings: { stepSeconds, soakSeconds, modes, alertsPerSecond, settleSeconds },
+  results,
+  lag: lagSeries,
+});
+process.stdout.write('plots: bench-results/e2e-latency.svg, bench-results/e2e-lag.svg\n');
