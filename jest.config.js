@@ -1,4 +1,7 @@
-/** Two tiers: `unit` is pure logic with no I/O (seconds); `integration` talks to real Mosquitto, Kafka and Elasticsearch. */
+/**
+ * Tiers: `unit` is pure logic with no I/O (seconds); `integration` talks to real Mosquitto, Kafka and Elasticsearch;
+ * `faults` kills those servers and the apps under load (minutes, on the local stack, run on demand).
+ */
 const shared = {
   rootDir: __dirname,
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }] },
@@ -20,6 +23,13 @@ module.exports = {
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
       setupFilesAfterEnv: ['<rootDir>/test/support/integration-timeouts.ts'],
+    },
+    {
+      ...shared,
+      displayName: 'faults',
+      testMatch: ['<rootDir>/test/faults/**/*.fault-spec.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
     },
   ],
 };

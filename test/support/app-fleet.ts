@@ -36,6 +36,9 @@ export class AppFleet {
       (line) => this.output.push(`${options.label ?? name}: ${line}`),
     );
     this.apps.push(app);
+    void app.exited.then((code) =>
+      this.output.push(`${options.label ?? name}: exited (code ${code}, signal ${app.child.signalCode})`),
+    );
     if (options.waitUntilReady ?? true) await waitUntilReady(app, `http://127.0.0.1:${port}/health`);
     return app;
   }
@@ -46,8 +49,11 @@ export class AppFleet {
     return Promise.all(running.map((app) => app.stop()));
   }
 
-  /** The last lines the apps printed, to explain a failure. */
-  recentOutput(lines = 40): string {
-    return this.output.slice(-lines).join('\n');
+  /** The last lines the apps printed, to explain a failure; `worrying`: only warnings, errors and exits. */
+  recentOutput(lines = 40, worrying = false): string {
+    const shown = worrying
+      ? this.output.filter((line) => !line.includes('{"level":') || /"level":(40|50|60)/.test(line))
+      : this.output;
+    return shown.slice(-lines).join('\n');
   }
 }

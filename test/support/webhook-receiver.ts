@@ -3,6 +3,8 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 export interface ReceivedWebhook {
   headers: IncomingHttpHeaders;
   body: string;
+  /** When it arrived (ms since the epoch). */
+  receivedAt: number;
   /** The status it was answered with; undefined while the answer is held back. */
   answeredWith?: number;
 }
@@ -15,6 +17,7 @@ export class WebhookReceiver {
   readonly firstAnswers: number[] = [];
   private heldAnswers: Array<() => void> | undefined;
   private server: Server | undefined;
+  private port = 0;
 
   /** A slow receiver: requests are recorded as they arrive, but answered only on `release`. */
   hold(): void {
@@ -28,13 +31,33 @@ export class WebhookReceiver {
   }
 
   async start(): Promise<string> {
-    this.server = createServer((request, response) => {
+    this.server = this.createServer();
+    await this.listen();
+    return `http://127.0.0.1:${this.port}/hooks/fleetlog`;
+  }
+
+  /** The endpoint goes away: connections are refused until `comeBack`, as when the operator's server is down. */
+  async goDown(): Promise<void> {
+    const closed = new Promise((resolve) => this.server?.close(resolve));
+    this.server?.closeAllConnections();
+    await closed;
+  }
+
+  /** Listens again on the same address. */
+  async comeBack(): Promise<void> {
+    this.server = this.createServer();
+    await this.listen();
+  }
+
+  private createServer(): Server {
+    return createServer((request, response) => {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
         const received: ReceivedWebhook = {
           headers: request.headers,
           body: Buffer.concat(chunks).toString('utf8'),
+          receivedAt: Date.now(),
         };
         this.received.push(received);
         const status = this.firstAnswers.shift() ?? this.respondWith;
@@ -46,10 +69,14 @@ export class WebhookReceiver {
         else answer();
       });
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    const address = this.server.address();
+  }
+
+  /** On the port it had, or a free one the first time. */
+  private async listen(): Promise<void> {
+    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
+    const address = this.server!.address();
     if (typeof address !== 'object' || address === null) throw new Error('receiver has no address');
-    return `http://127.0.0.1:${address.port}/hooks/fleetlog`;
+    this.port = address.port;
   }
 
   async stop(): Promise<void> {
