@@ -24,6 +24,7 @@ import {
   type PartitionStateHooks,
   type TopicPartition,
 } from '@fleetlog/kafka';
+import { exitForRestart } from '@fleetlog/observability';
 import type { Rule } from '@fleetlog/rules';
 import type { CepMetrics } from './cep-metrics';
 
@@ -76,7 +77,7 @@ export class JobPipeline {
     // A few minutes of retries (heartbeating meanwhile) before the batch is given back to be fetched again:
     // nothing behind it can be committed anyway, and an Elasticsearch restart takes a minute or two.
     this.writer = new BulkWriter(elasticsearch, {
-      maxAttempts: 40,
+      maxAttempts: 30,
       backoff: { initialMs: 200, maxMs: 10_000 },
     });
     this.producer = createTransactionalProducer(kafka, `${this.groupId}-${config.CEP_INSTANCE_ID}`);
@@ -88,6 +89,9 @@ export class JobPipeline {
       maxBytesPerPartition: config.CEP_FETCH_MAX_BYTES_PER_PARTITION,
       partitionState: this.partitionState(),
       transactionalProducer: this.producer,
+      onStuck: exitForRestart(this.logger, 'the telemetry consumer cannot go on'),
+      // Longer than the bulk writer's retries: a wait for Elasticsearch is not a hang.
+      maxStallMs: 6 * 60_000,
     });
     this.processor = new StreamProcessor(rules, {
       jobVersion: spec.version,

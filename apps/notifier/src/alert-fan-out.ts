@@ -15,7 +15,7 @@ import {
   type ConsumedRecord,
   type OutboundRecord,
 } from '@fleetlog/kafka';
-import { HealthRegistry, LOGGER } from '@fleetlog/observability';
+import { exitForRestart, HealthRegistry, LOGGER } from '@fleetlog/observability';
 import { sleep } from '@fleetlog/resilience';
 import { JobTable } from './job-table';
 import { NotifierKafka } from './notifier-kafka';
@@ -52,6 +52,7 @@ export class AlertFanOut {
       fromBeginning: true,
       maxWaitTimeInMs: 50,
       transactionalProducer: this.producer,
+      onStuck: exitForRestart(logger, 'the alerts consumer cannot go on'),
     });
     health.register('alerts-consumer', () => this.consumer.ready);
     health.register('webhook-targets', () => targets.ready);

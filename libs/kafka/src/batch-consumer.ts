@@ -71,6 +71,14 @@ export interface BatchConsumerOptions {
    * producing and committing then leaves neither visible (read_committed consumers), so nothing is produced twice.
    */
   transactionalProducer?: Producer;
+  /**
+   * The consumer will not go on by itself: kafkajs stopped it and will not restart it, or a batch or `exclusive`
+   * work has run longer than `maxStallMs` (a call that never returns). The process should end, for its supervisor
+   * to start it again from the committed offsets; staying up would look healthy and read nothing.
+   */
+  onStuck?: (reason: Error) => void;
+  /** How long one batch or piece of `exclusive` work may run before `onStuck` (default 10 minutes). */
+  maxStallMs?: number;
 }
 
 interface OwnedPartition extends TopicPartition {
@@ -114,7 +122,11 @@ export class BatchConsumer {
     });
     this.admin = options.partitionState ? kafka.admin() : undefined;
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => this.onGroupJoin(event));
-    this.consumer.on(this.consumer.events.CRASH, () => this.forgetPartitions());
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+      this.forgetPartitions();
+      if (!payload.restart && !this.stopping)
+        this.options.onStuck?.(new Error(`consumer stopped for good: ${payload.error.message}`));
+    });
     this.consumer.on(this.consumer.events.STOP, () => (this.joined = false));
     // A fetch that brings only a transaction's commit marker (the end of a transactional writer's records) never
     // reaches eachBatch; without this a partition whose log ends with one would never count as caught up.
@@ -181,9 +193,24 @@ export class BatchConsumer {
 
   /** Runs `work` between batches, never alongside one. */
   exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const result = this.queue.then(work);
+    const result = this.queue.then(() => this.watched(work));
     this.queue = result.catch(() => undefined);
     return result;
+  }
+
+  /** Runs `work`, calling `onStuck` if it has not settled within `maxStallMs`. */
+  private async watched<T>(work: () => Promise<T>): Promise<T> {
+    const maxStallMs = this.options.maxStallMs ?? 10 * 60_000;
+    const watchdog = setTimeout(() => {
+      if (!this.stopping)
+        this.options.onStuck?.(new Error(`a batch or timer has not finished in ${maxStallMs / 1_000} s`));
+    }, maxStallMs);
+    watchdog.unref();
+    try {
+      return await work();
+    } finally {
+      clearTimeout(watchdog);
+    }
   }
 
   /**

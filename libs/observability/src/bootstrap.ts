@@ -58,3 +58,15 @@ export async function runService(
     setTimeout(() => process.exit(1), 100).unref();
   }
 }
+
+/**
+ * For a part that cannot recover in-process (a Kafka consumer stopped for good, a call that never returns): logs why
+ * and ends the process, for its supervisor (compose's restart policy, systemd, Kubernetes) to start it afresh from
+ * the committed offsets. Staying up would look healthy and do nothing.
+ */
+export function exitForRestart(logger: Logger, what: string): (reason: Error) => void {
+  return (reason) => {
+    logger.fatal({ err: reason }, `${what}; exiting to be restarted`);
+    process.exit(1);
+  };
+}
