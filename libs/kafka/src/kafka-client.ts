@@ -14,7 +14,7 @@ export function createKafka(brokers: string[], clientId: string, logger: Logger)
   const toPino: logCreator =
     () =>
     ({ level, log: { message, ...extra } }) =>
-      log[retriedByUs(extra) ? 'debug' : (pinoLevels[level] ?? 'info')](extra, message);
+      log[retriedByUs(message, extra) ? 'debug' : (pinoLevels[level] ?? 'info')](extra, message);
   return new Kafka({
     clientId,
     brokers,
@@ -28,10 +28,11 @@ export function createKafka(brokers: string[], clientId: string, logger: Logger)
  * kafkajs logs at error level every CONCURRENT_TRANSACTIONS answer (a transaction begun while the broker still writes
  * the previous one's markers), which it does not retry itself; BatchConsumer retries those, so they are not errors.
  */
-function retriedByUs(extra: Record<string, unknown>): boolean {
+function retriedByUs(message: string, extra: Record<string, unknown>): boolean {
+  const concurrentTransaction = 'another concurrent operation on the same transaction';
   return (
-    typeof extra.error === 'string' &&
-    extra.error.includes('another concurrent operation on the same transaction')
+    message.includes(concurrentTransaction) ||
+    (typeof extra.error === 'string' && extra.error.includes(concurrentTransaction))
   );
 }
 
