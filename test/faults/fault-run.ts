@@ -4,10 +4,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@elastic/elasticsearch';
 import { topicNames, type AlertMessage, type TelemetryRecord } from '@fleetlog/contracts';
 import { datasetNames } from '@fleetlog/elasticsearch';
-import type { AppName } from '../../tools/main/app-process';
+import { freePort, waitUntilReady, type AppName, type AppProcess } from '../../tools/main/app-process';
 import { AppFleet } from '../support/app-fleet';
 import { readTopicToEnd } from '../support/kafka-reader';
-import { removeNamespaceIndices } from '../support/namespace-cleanup';
+import { deleteNamespaceTopics, removeNamespaceIndices } from '../support/namespace-cleanup';
 import { WebhookReceiver } from '../support/webhook-receiver';
 import { alertKey, readingKey, SteadyTraffic, type AlertKey } from './steady-traffic';
 
@@ -25,6 +25,8 @@ export interface FaultOutcome {
   searchableAgainS: number | null;
   /** From the repair until every alert raised before it was delivered by webhook; null if one never was. */
   webhooksCaughtUpS: number | null;
+  /** Apps that ended by themselves (a consumer that could not go on) and were started again by the harness. */
+  supervisorRestarts: AppName[];
 }
 
 /** A reading searchable this soon after it was sent means the pipeline keeps up (issue 8's p99 target). */
@@ -56,7 +58,11 @@ export class FaultRun {
   /** Probe samples: when, and when the newest searchable reading was sent (undefined: none answered). */
   private readonly freshness: Array<{ at: number; newestSentAt: number | undefined }> = [];
   private readonly env: Partial<Record<AppName, NodeJS.ProcessEnv>> = {};
-  private running: Partial<Record<AppName, Awaited<ReturnType<AppFleet['launch']>>>> = {};
+  private running: Partial<Record<AppName, AppProcess>> = {};
+  private readonly killedByTest = new Set<AppProcess>();
+  /** Apps that ended by themselves and were started again. */
+  private readonly supervisorRestarts: AppName[] = [];
+  private closing = false;
   private probing = true;
   private probe: Promise<void> | undefined;
   private faultAt = 0;
@@ -100,12 +106,26 @@ export class FaultRun {
 
   kill(name: AppName): Promise<number | null> {
     const app = this.running[name]!;
+    this.killedByTest.add(app);
     app.child.kill('SIGKILL');
     return app.exited;
   }
 
+  /**
+   * Starts the app and waits until it is ready; starts it again a second after it ends by itself (ready or not),
+   * as compose's `restart: unless-stopped` does.
+   */
   async launch(name: AppName): Promise<void> {
-    this.running[name] = await this.apps.launch(name, this.env[name]!);
+    const port = await freePort();
+    const app = await this.apps.launch(name, this.env[name]!, { waitUntilReady: false, port });
+    this.running[name] = app;
+    void app.exited.then(async () => {
+      if (this.closing || this.killedByTest.has(app)) return;
+      this.supervisorRestarts.push(name);
+      await sleep(1_000);
+      if (!this.closing) await this.launch(name).catch(() => undefined);
+    });
+    await waitUntilReady(app, `http://127.0.0.1:${port}/health`);
   }
 
   /** What Elasticsearch does at its flood-stage disk watermark: every index of the run becomes read-only. */
@@ -136,12 +156,16 @@ export class FaultRun {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     this.probing = false;
     await this.probe;
     await this.traffic.stop(0);
     const exitCodes = await this.apps.stopAll();
     await this.receiver.stop();
     await removeNamespaceIndices(this.elasticsearch, this.namespace);
+    // Unlike other tests, this one deletes its topics: a Kafka restarted after SIGKILL recovers every partition it
+    // holds before it serves, so each run's leftovers would lengthen the next run's Kafka fault.
+    await deleteNamespaceTopics(this.namespace);
     await this.elasticsearch.close();
     if (exitCodes.some((code) => code !== 0)) process.stdout.write(this.apps.recentOutput(200));
   }
@@ -183,6 +207,7 @@ export class FaultRun {
         redelivered: activeWebhooks - firstDelivery.size,
       },
       searchableAgainS: this.searchableAgainS(),
+      supervisorRestarts: [...this.supervisorRestarts],
       webhooksCaughtUpS: deliveredAt.some((at) => at === undefined)
         ? null
         : seconds(Math.max(0, ...deliveredAt.map((at) => at! - this.repairAt))),

@@ -118,6 +118,7 @@ function faultTable(rows: readonly FaultOutcome[]): string {
     'Webhooks (missing / redelivered)',
     'Searchable again',
     'Webhooks caught up',
+    'Restarted by supervisor',
   ];
   const lines = rows.map((row) => [
     row.fault,
@@ -128,6 +129,7 @@ function faultTable(rows: readonly FaultOutcome[]): string {
     `${row.webhooks.delivered} (${row.webhooks.missing} / ${row.webhooks.redelivered})`,
     row.searchableAgainS === null ? 'never' : `${row.searchableAgainS} s`,
     row.webhooksCaughtUpS === null ? 'never' : `${row.webhooksCaughtUpS} s`,
+    row.supervisorRestarts.join(', ') || '–',
   ]);
   return (
     [header, header.map(() => '---'), ...lines].map((cells) => `| ${cells.join(' | ')} |`).join('\n') + '\n'

@@ -14,7 +14,8 @@ describe('gateway', () => {
   const fleetId = `fleet-${randomBytes(3).toString('hex')}`;
   const topics = topicNames(namespace);
   const apps = new AppFleet(namespace);
-  const gatewayEnv = { MQTT_CLIENT_ID: `${namespace}-gateway` };
+  // Two gateways run at once below: a share group splits the messages between them, as when scaled out.
+  const gatewayEnv = { MQTT_CLIENT_ID: `${namespace}-gateway`, MQTT_SHARE_GROUP: 'gateways' };
   let device: MqttClient;
 
   const reading = (vehicleId: string, seq: number) => ({

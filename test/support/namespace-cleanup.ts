@@ -1,3 +1,5 @@
+import { Kafka, logLevel } from 'kafkajs';
+import { topicNames } from '@fleetlog/contracts';
 import type { Client } from '@elastic/elasticsearch';
 import { datasetNames, recordIndexNames } from '@fleetlog/elasticsearch';
 
@@ -19,5 +21,19 @@ export async function removeNamespaceIndices(
       await elasticsearch.indices.delete({ index: names.index }, { ignore: [404] });
       await elasticsearch.indices.deleteIndexTemplate({ name: names.template }, { ignore: [404] });
     }
+  }
+}
+
+/** Deletes the namespace's topics (every topic the pipeline creates, whether or not it exists). */
+export async function deleteNamespaceTopics(namespace: string): Promise<void> {
+  const kafka = new Kafka({ brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const topics = Object.values(topicNames(namespace)).filter((topic) => existing.has(topic));
+    if (topics.length > 0) await admin.deleteTopics({ topics });
+  } finally {
+    await admin.disconnect();
   }
 }
