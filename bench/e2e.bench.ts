@@ -35,6 +35,7 @@ import {
 import { stackOptionsFromEnv, stackStatus, stackUp } from '../tools/stack/local-stack.ts';
 import { LatencyHistogram, type LatencySummary } from './support/latency-histogram.ts';
 import { coresUsed, residentMiB, sampleUsage, type UsageSample } from './support/process-usage.ts';
+import { startPrivateMosquitto } from './support/private-mosquitto.ts';
 import { machineDescription, writeReport } from './support/report.ts';
 import { lineChartSvg } from './support/svg-chart.ts';
 import { LoadPublisher } from './support/telemetry-load.ts';
@@ -60,11 +61,17 @@ const kafka = new Kafka({ brokers: [endpoints.kafkaBrokers], logLevel: logLevel.
 const elasticsearch = new Client({ node: endpoints.elasticsearchUrl });
 const admin = kafka.admin();
 await admin.connect();
+// A broker of its own: the stack's keeps the persistent sessions tests left behind, each queueing a copy of every
+// bench message (see bench/support/private-mosquitto.ts).
+const mosquitto = await startPrivateMosquitto();
 const stackPids = new Map(
   (await stackStatus(stackOptions)).flatMap((entry) =>
-    entry.pid === undefined ? [] : [[entry.service, entry.pid] as [string, number]],
+    entry.pid === undefined || entry.service === 'mosquitto'
+      ? []
+      : [[entry.service, entry.pid] as [string, number]],
   ),
 );
+stackPids.set('mosquitto', mosquitto.pid);
 
 interface Observation {
   at: number;
@@ -153,7 +160,7 @@ class Pipeline {
       FLEETLOG_NAMESPACE: this.namespace,
       KAFKA_BROKERS: endpoints.kafkaBrokers,
       ELASTICSEARCH_URL: endpoints.elasticsearchUrl,
-      MQTT_URL: endpoints.mqttUrl,
+      MQTT_URL: mosquitto.url,
       LOG_LEVEL: 'warn',
     };
     const env: Record<'gateway' | 'cep' | 'notifier', NodeJS.ProcessEnv> = {
@@ -304,7 +311,7 @@ async function runStep(pipeline: Pipeline, rate: number, seconds: number, phase:
     void pipeline.recordsInLog().then((records) => (logged = records - loggedBefore));
   }, 200);
   const publisher = await LoadPublisher.connect({
-    mqttUrl: endpoints.mqttUrl,
+    mqttUrl: mosquitto.url,
     clientIdPrefix: `${pipeline.namespace}-${fleetId}`,
     fleetId,
     connections: Math.min(8, Math.ceil(rate / 2_500)),
@@ -470,6 +477,7 @@ for (const mode of modes) {
 }
 await admin.disconnect();
 await elasticsearch.close();
+await mosquitto.stop();
 
 const table = markdownTable(results);
 process.stdout.write(`\n${table}\n`);
