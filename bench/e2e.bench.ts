@@ -8,8 +8,8 @@
  * the alert document, stamped by the broker: LogAppendTime), publish→webhook delivered (the receiver's clock),
  * publish→searchable (single readings followed until a search finds them); CPU and resident memory of every
  * process; consumer lag once a second. The ramp climbs until a step is not sustained (rate not achieved, lag
- * growing, or p99 publish→alert indexed at 1 s or more), then a soak holds the highest sustained rate and
- * counts every reading in Elasticsearch. The same ramp runs again with CEP_RAW_TELEMETRY=rollups-only.
+ * growing, or p99 publish→alert indexed at 1 s or more), then a soak holds the highest sustained rate (or, if none
+ * was, the highest the pipeline kept up with) and counts every reading in Elasticsearch. The same ramp runs again with CEP_RAW_TELEMETRY=rollups-only.
  *
  * Run after `npm run build`: node --disable-warning=TimeoutNegativeWarning bench/e2e.bench.ts
  * BENCH_E2E_STEP_S (default 45), BENCH_E2E_SOAK_S (default 600; 0 skips), BENCH_E2E_MODES (default
@@ -458,14 +458,19 @@ for (const mode of modes) {
   await pipeline.start();
   try {
     let highestSustained: number | undefined;
+    // Kept up with (rate achieved, lag bounded), even if latency was over the line: what the soak falls back to.
+    let highestKeptUp: number | undefined;
     for (const rate of ramps[mode]) {
       const result = await runStep(pipeline, rate, stepSeconds, 'ramp');
       results.push(result);
       if (result.sustained) highestSustained = Math.max(highestSustained ?? 0, rate);
-      else if (!alwaysMeasured.has(rate)) break;
+      const onlyTooSlow = result.notSustainedBecause?.startsWith('p99') === true && result.lost === 0;
+      if (result.sustained || onlyTooSlow) highestKeptUp = Math.max(highestKeptUp ?? 0, rate);
+      if (!result.sustained && !alwaysMeasured.has(rate)) break;
     }
-    if (mode === 'indexed' && soakSeconds > 0 && highestSustained !== undefined)
-      results.push(await runStep(pipeline, highestSustained, soakSeconds, 'soak'));
+    const soakRate = highestSustained ?? highestKeptUp;
+    if (mode === 'indexed' && soakSeconds > 0 && soakRate !== undefined)
+      results.push(await runStep(pipeline, soakRate, soakSeconds, 'soak'));
     for (const group of pipeline.groups)
       lagSeries.push({
         name: `${mode}: ${group}`,
