@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { Partitioners } from 'kafkajs';
 import type { Logger } from 'pino';
 import { APP_CONFIG, type ApiConfig } from '@fleetlog/config';
 import type { RuleRecord } from '@fleetlog/contracts';
@@ -31,6 +32,7 @@ export class RulesTopic extends CompactedTopicStore<CurrentRule> {
           idempotent: true,
           maxInFlightRequests: 1,
           allowAutoTopicCreation: false,
+          createPartitioner: Partitioners.DefaultPartitioner,
           retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2_000 },
         }),
     });
