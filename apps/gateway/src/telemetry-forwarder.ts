@@ -1,19 +1,11 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import type { Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { APP_CONFIG, type GatewayConfig } from '@fleetlog/config';
 import { topicNames, type TopicNames } from '@fleetlog/contracts';
-import {
-  BatchingPublisher,
-  createIdempotentProducer,
-  createKafka,
-  ensureTopics,
-  type OutgoingRecord,
-} from '@fleetlog/kafka';
+import { BatchingPublisher, createIdempotentProducer, createKafka, ensureTopics } from '@fleetlog/kafka';
 import { AcknowledgingSubscriber } from '@fleetlog/mqtt';
 import { HealthRegistry, LOGGER } from '@fleetlog/observability';
-import { backoffDelay, sleep } from '@fleetlog/resilience';
 import { TelemetryIngest, deviceTopicFilter } from '@fleetlog/telemetry';
 
 const hour = 3_600_000;
@@ -27,12 +19,9 @@ const telemetryMaxNestingDepth = 32;
 @Injectable()
 export class TelemetryForwarder implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly topics: TopicNames;
-  private readonly producer: Producer;
   private readonly publisher: BatchingPublisher;
   private readonly subscriber: AcknowledgingSubscriber;
   private readonly ingest: TelemetryIngest;
-  private producerConnected = false;
-  private stopping = false;
   private readonly received: Counter;
   private readonly forwarded: Counter;
   private readonly rejected: Counter<'reason'>;
@@ -46,10 +35,14 @@ export class TelemetryForwarder implements OnApplicationBootstrap, OnApplication
   ) {
     this.topics = topicNames(config.FLEETLOG_NAMESPACE);
     const kafka = createKafka(config.KAFKA_BROKERS, 'fleetlog-gateway', logger);
-    this.producer = createIdempotentProducer(kafka);
-    this.producer.on(this.producer.events.CONNECT, () => (this.producerConnected = true));
-    this.producer.on(this.producer.events.DISCONNECT, () => (this.producerConnected = false));
-    this.publisher = new BatchingPublisher(this.producer, { lingerMs: 2, maxBatchRecords: 2_000 });
+    // While Kafka is unavailable a batch is resent, its messages unacknowledged to devices, so an outage loses
+    // nothing. (The receive window was meant to stop the broker too, but Mosquitto 2.0.11 honours it only for its
+    // first window.)
+    this.publisher = new BatchingPublisher(
+      () => createIdempotentProducer(kafka),
+      { lingerMs: 2, maxBatchRecords: 2_000, retry: { initialMs: 200, maxMs: 10_000 } },
+      logger,
+    );
     this.ingest = new TelemetryIngest({
       maxPayloadBytes: config.GATEWAY_MAX_PAYLOAD_BYTES,
       maxNestingDepth: telemetryMaxNestingDepth,
@@ -72,7 +65,7 @@ export class TelemetryForwarder implements OnApplicationBootstrap, OnApplication
     );
 
     health.register('mqtt', () => this.subscriber.connected);
-    health.register('kafka', () => this.producerConnected);
+    health.register('kafka', () => this.publisher.connected);
     const registers = [metrics];
     this.received = new Counter({
       name: 'fleetlog_gateway_messages_received_total',
@@ -114,16 +107,16 @@ export class TelemetryForwarder implements OnApplicationBootstrap, OnApplication
   async onApplicationBootstrap(): Promise<void> {
     const kafka = createKafka(this.config.KAFKA_BROKERS, 'fleetlog-gateway-admin', this.logger);
     await ensureTopics(kafka, this.topics);
-    await this.producer.connect();
+    await this.publisher.connect();
     await this.subscriber.start();
     this.logger.info({ topics: this.topics, filter: deviceTopicFilter }, 'forwarding telemetry');
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.stopping = true;
-    await this.subscriber.stop();
-    await this.publisher.drain();
-    await this.producer.disconnect();
+    // Stopping the subscriber waits for messages in flight, which the publisher settles once it stops resending.
+    const subscriberStopped = this.subscriber.stop();
+    await this.publisher.close();
+    await subscriberStopped;
   }
 
   private async forward(mqttTopic: string, payload: Buffer): Promise<void> {
@@ -131,7 +124,7 @@ export class TelemetryForwarder implements OnApplicationBootstrap, OnApplication
     this.received.inc();
     const outcome = this.ingest.ingest(mqttTopic, payload, receivedAt);
     if (outcome.accepted) {
-      await this.publishUntilAcknowledged({
+      await this.publisher.publish({
         topic: this.topics.telemetry,
         key: outcome.record.vehicleId,
         value: outcome.bytes,
@@ -139,7 +132,7 @@ export class TelemetryForwarder implements OnApplicationBootstrap, OnApplication
       this.forwarded.inc();
     } else {
       const { deadLetter } = outcome;
-      await this.publishUntilAcknowledged({
+      await this.publisher.publish({
         topic: this.topics.telemetryDeadLetters,
         key: mqttTopic,
         value: JSON.stringify(deadLetter),
@@ -147,26 +140,5 @@ export class TelemetryForwarder implements OnApplicationBootstrap, OnApplication
       this.rejected.inc({ reason: deadLetter.reason });
     }
     this.kafkaAckSeconds.observe((Date.now() - receivedAt.getTime()) / 1000);
-  }
-
-  /**
-   * While Kafka is unavailable the message stays unacknowledged and is retried, so an outage loses nothing. (The
-   * receive window was meant to stop the broker too, but Mosquitto 2.0.11 honours it only for its first window.)
-   */
-  private async publishUntilAcknowledged(record: OutgoingRecord): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.publisher.publish(record);
-      } catch (error) {
-        if (this.stopping) throw error;
-        if (attempt === 1 || attempt % 10 === 0) {
-          this.logger.warn(
-            { err: error, attempt, topic: record.topic },
-            'Kafka did not acknowledge; retrying',
-          );
-        }
-        await sleep(backoffDelay(attempt, { initialMs: 200, maxMs: 10_000 }));
-      }
-    }
   }
 }

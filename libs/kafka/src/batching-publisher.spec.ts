@@ -1,15 +1,32 @@
-import type { Producer, ProducerBatch } from 'kafkajs';
+import { EventEmitter } from 'node:events';
+import { pino } from 'pino';
+import { KafkaJSProtocolError, type Producer, type ProducerBatch } from 'kafkajs';
 import { BatchingPublisher } from './batching-publisher';
 
-/** Stands in for the broker round trip: records each batch, and acknowledges it when the test says so. */
+/**
+ * Stands in for the broker round trip: records each batch, and acknowledges or refuses it when the test says so.
+ * Batches from every producer the publisher creates land in one list, each tagged with its producer's generation.
+ */
 class ControlledProducer {
-  readonly batches: ProducerBatch[] = [];
+  readonly batches: Array<ProducerBatch & { generation: number }> = [];
+  generations = 0;
   private pending: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
 
-  sendBatch(batch: ProducerBatch): Promise<unknown[]> {
-    this.batches.push(batch);
-    return new Promise((resolve, reject) => this.pending.push({ resolve: () => resolve([]), reject }));
-  }
+  create = (): Producer => {
+    const generation = ++this.generations;
+    const events = new EventEmitter();
+    const producer = {
+      events: { CONNECT: 'connect', DISCONNECT: 'disconnect' },
+      on: (event: string, listener: () => void) => events.on(event, listener),
+      connect: async () => void events.emit('connect'),
+      disconnect: async () => void events.emit('disconnect'),
+      sendBatch: (batch: ProducerBatch) => {
+        this.batches.push({ ...batch, generation });
+        return new Promise((resolve, reject) => this.pending.push({ resolve: () => resolve([]), reject }));
+      },
+    };
+    return producer as unknown as Producer;
+  };
 
   acknowledgeNext(): void {
     this.pending.shift()!.resolve();
@@ -22,6 +39,19 @@ class ControlledProducer {
 
 const record = (key: string, topic = 'fleet.telemetry') => ({ topic, key, value: `{"vehicleId":"${key}"}` });
 const afterLinger = () => new Promise((resolve) => setTimeout(resolve, 10));
+const silent = pino({ level: 'silent' });
+const keysOf = (batch: ProducerBatch) =>
+  batch.topicMessages!.flatMap(({ messages }) => messages.map((m) => m.key));
+/** What kafkajs rejects a send with once the broker has said it does not know the producer's sequence numbers. */
+const outOfOrderSequence = () =>
+  // kafkajs builds it from its table of broker errors, which its types describe as a plain Error.
+  new KafkaJSProtocolError(
+    Object.assign(new Error('The broker received an out of order sequence number'), {
+      type: 'OUT_OF_ORDER_SEQUENCE_NUMBER',
+      code: 45,
+      retriable: false,
+    }),
+  );
 
 describe('BatchingPublisher', () => {
   let producer: ControlledProducer;
@@ -29,7 +59,11 @@ describe('BatchingPublisher', () => {
 
   beforeEach(() => {
     producer = new ControlledProducer();
-    publisher = new BatchingPublisher(producer as unknown as Producer, { lingerMs: 5, maxBatchRecords: 3 });
+    publisher = new BatchingPublisher(
+      producer.create,
+      { lingerMs: 5, maxBatchRecords: 3, retry: { initialMs: 1, maxMs: 1 } },
+      silent,
+    );
   });
 
   it('sends records published together as one acks=all request, grouped by topic', async () => {
@@ -70,13 +104,60 @@ describe('BatchingPublisher', () => {
     await Promise.all(publishes);
   });
 
-  it('rejects every record of a batch Kafka refused, so none is acknowledged to a device', async () => {
+  it('resends a refused batch unchanged before anything published after it, keeping its sequence numbers valid', async () => {
+    let acknowledged = 0;
+    const first = ['a', 'b'].map((key) => publisher.publish(record(key)).then(() => acknowledged++));
+    await afterLinger();
+    const later = publisher.publish(record('c')).then(() => acknowledged++);
+    producer.failNext(new Error('Connection error: read ECONNRESET'));
+    await afterLinger();
+    expect(producer.batches.map(keysOf)).toEqual([
+      ['a', 'b'],
+      ['a', 'b'],
+    ]);
+    expect(acknowledged).toBe(0);
+    producer.acknowledgeNext();
+    await Promise.all(first);
+    await afterLinger();
+    expect(producer.batches.map(keysOf)).toEqual([['a', 'b'], ['a', 'b'], ['c']]);
+    producer.acknowledgeNext();
+    await later;
+    expect(acknowledged).toBe(3);
+  });
+
+  it('resends under a new producer once the broker no longer knows its sequence numbers', async () => {
+    const publishing = publisher.publish(record('a'));
+    await afterLinger();
+    producer.failNext(outOfOrderSequence());
+    await afterLinger();
+    expect(producer.batches.map(({ generation }) => generation)).toEqual([1, 2]);
+    expect(producer.batches.map(keysOf)).toEqual([['a'], ['a']]);
+    producer.acknowledgeNext();
+    await publishing;
+    expect(publisher.connected).toBe(true);
+  });
+
+  it('keeps the producer through refusals that leave its sequence numbers valid', async () => {
+    const publishing = publisher.publish(record('a'));
+    await afterLinger();
+    producer.failNext(new Error('Connection error: connect ECONNREFUSED'));
+    await afterLinger();
+    producer.acknowledgeNext();
+    await publishing;
+    expect(producer.generations).toBe(1);
+  });
+
+  it('rejects every record of a refused batch once closing, so none is acknowledged to a device', async () => {
     const publishes = ['a', 'b'].map((key) => publisher.publish(record(key)));
     await afterLinger();
+    const closed = publisher.close();
     producer.failNext(new Error('broker unavailable'));
     await expect(Promise.allSettled(publishes)).resolves.toEqual([
       { status: 'rejected', reason: new Error('broker unavailable') },
       { status: 'rejected', reason: new Error('broker unavailable') },
     ]);
+    await closed;
+    expect(producer.batches).toHaveLength(1);
+    expect(publisher.connected).toBe(false);
   });
 });

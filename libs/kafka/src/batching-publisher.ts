@@ -1,4 +1,6 @@
 import type { Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import { backoffDelay, sleep, type BackoffPolicy } from '@fleetlog/resilience';
 
 export interface OutgoingRecord {
   topic: string;
@@ -15,22 +17,54 @@ export interface BatchingPublisherOptions {
   /** How long a record may wait for companions before its batch is sent. */
   lingerMs: number;
   maxBatchRecords: number;
+  /** Pause between two attempts at a batch Kafka refused. */
+  retry: BackoffPolicy;
 }
+
+/**
+ * Broker answers meaning it no longer knows this producer's sequence numbers (restarted without its producer state,
+ * or the producer id expired): resending with the same producer id can then never succeed.
+ */
+const producerStateLost = new Set([
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_EPOCH',
+  'INVALID_PRODUCER_ID_MAPPING',
+]);
 
 /**
  * Gathers records from many concurrent callers into few produce requests (kafkajs does not batch across send
  * calls), and resolves each caller's promise only when Kafka has acknowledged that record. One request is in flight
  * at a time, which keeps the idempotent producer's ordering guarantee; the next batch fills up meanwhile.
+ *
+ * A batch Kafka refused is sent again unchanged until it is acknowledged: kafkajs hands a refused batch's sequence
+ * numbers to the next send, and the broker takes a batch with the sequence numbers of one it already wrote as that
+ * batch's retry. Sending different records under them (as re-publishing the refused records one by one would) lets
+ * the broker acknowledge records it silently drops, whenever the refused batch had in fact been written.
  */
 export class BatchingPublisher {
+  private producer: Producer;
   private queue: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
   private sending: Promise<void> = Promise.resolve();
+  private closing = false;
+  private producerConnected = false;
 
   constructor(
-    private readonly producer: Producer,
+    private readonly createProducer: () => Producer,
     private readonly options: BatchingPublisherOptions,
-  ) {}
+    private readonly logger: Logger,
+  ) {
+    this.producer = this.adopt(createProducer());
+  }
+
+  get connected(): boolean {
+    return this.producerConnected;
+  }
+
+  connect(): Promise<void> {
+    return this.producer.connect();
+  }
 
   publish(record: OutgoingRecord): Promise<void> {
     return new Promise((acknowledged, failed) => {
@@ -40,10 +74,21 @@ export class BatchingPublisher {
     });
   }
 
-  /** Resolves once everything published so far has been acknowledged or has failed. */
-  async drain(): Promise<void> {
+  /**
+   * Sends what is queued, stops resending refused batches (their records are rejected, so nobody acknowledges
+   * them), and disconnects once everything has been acknowledged or rejected.
+   */
+  async close(): Promise<void> {
+    this.closing = true;
     this.flush();
     await this.sending;
+    await this.producer.disconnect();
+  }
+
+  private adopt(producer: Producer): Producer {
+    producer.on(producer.events.CONNECT, () => (this.producerConnected = true));
+    producer.on(producer.events.DISCONNECT, () => (this.producerConnected = false));
+    return producer;
   }
 
   private flush(): void {
@@ -52,24 +97,62 @@ export class BatchingPublisher {
     if (this.queue.length === 0) return;
     const batch = this.queue;
     this.queue = [];
-    this.sending = this.sending.then(() => this.send(batch));
+    this.sending = this.sending.then(() => this.sendUntilAcknowledged(batch));
   }
 
-  private async send(batch: Pending[]): Promise<void> {
-    const byTopic = new Map<string, Array<{ key: string; value: string | Buffer }>>();
-    for (const { topic, key, value } of batch) {
-      let messages = byTopic.get(topic);
-      if (!messages) byTopic.set(topic, (messages = []));
-      messages.push({ key, value });
-    }
-    try {
-      await this.producer.sendBatch({
-        acks: -1,
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-      });
-      for (const record of batch) record.acknowledged();
-    } catch (error) {
-      for (const record of batch) record.failed(error as Error);
+  private async sendUntilAcknowledged(batch: Pending[]): Promise<void> {
+    const topicMessages = groupByTopic(batch);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (!this.producerConnected) await this.producer.connect();
+        await this.producer.sendBatch({ acks: -1, topicMessages });
+        for (const record of batch) record.acknowledged();
+        return;
+      } catch (error) {
+        if (this.closing) {
+          for (const record of batch) record.failed(error as Error);
+          return;
+        }
+        if (attempt === 1 || attempt % 10 === 0) {
+          this.logger.warn(
+            { err: error, attempt, records: batch.length },
+            'Kafka refused a batch; resending it',
+          );
+        }
+        if (producerStateLost.has(protocolErrorType(error))) await this.replaceProducer(error);
+        await sleep(backoffDelay(attempt, this.options.retry));
+      }
     }
   }
+
+  /**
+   * A new producer id starts new sequence numbers, which the broker cannot match against earlier batches: a batch
+   * it had already written is then written again (a duplicate consumers must tolerate) rather than ever lost.
+   */
+  private async replaceProducer(error: unknown): Promise<void> {
+    this.logger.warn(
+      { err: error },
+      'Kafka no longer knows this producer; resending under a new producer id, which may duplicate the batch',
+    );
+    await this.producer.disconnect().catch(() => undefined);
+    this.producer = this.adopt(this.createProducer());
+  }
+}
+
+function groupByTopic(
+  batch: Pending[],
+): Array<{ topic: string; messages: Array<Omit<OutgoingRecord, 'topic'>> }> {
+  const byTopic = new Map<string, Array<Omit<OutgoingRecord, 'topic'>>>();
+  for (const { topic, key, value } of batch) {
+    let messages = byTopic.get(topic);
+    if (!messages) byTopic.set(topic, (messages = []));
+    messages.push({ key, value });
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
+
+/** kafkajs wraps the broker's error in the one that ended its retries. */
+function protocolErrorType(error: unknown): string {
+  const { type, cause } = error as { type?: string; cause?: { type?: string } };
+  return type ?? cause?.type ?? '';
 }
