@@ -1,5 +1,5 @@
 import type { Client } from '@elastic/elasticsearch';
-import type { Kafka, Producer } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { StreamProcessor, type ProcessedBatch } from '@fleetlog/cep';
 import type { CepConfig } from '@fleetlog/config';
@@ -58,7 +58,6 @@ export class JobPipeline {
   private readonly documents: PipelineSpec['documents'];
   private readonly groupId: string;
   private readonly consumer: BatchConsumer;
-  private readonly producer: Producer;
   private readonly writer: BulkWriter;
   private readonly processor: StreamProcessor;
   private readonly logger: Logger;
@@ -80,7 +79,6 @@ export class JobPipeline {
       maxAttempts: 30,
       backoff: { initialMs: 200, maxMs: 10_000 },
     });
-    this.producer = createTransactionalProducer(kafka, `${this.groupId}-${config.CEP_INSTANCE_ID}`);
     this.consumer = new BatchConsumer(kafka, {
       groupId: this.groupId,
       topics: [topics.telemetry],
@@ -88,7 +86,8 @@ export class JobPipeline {
       maxWaitTimeInMs: 50,
       maxBytesPerPartition: config.CEP_FETCH_MAX_BYTES_PER_PARTITION,
       partitionState: this.partitionState(),
-      transactionalProducer: this.producer,
+      transactionalProducer: () =>
+        createTransactionalProducer(kafka, `${this.groupId}-${config.CEP_INSTANCE_ID}`),
       onStuck: exitForRestart(this.logger, 'the telemetry consumer cannot go on'),
       // Longer than the bulk writer's retries: a wait for Elasticsearch is not a hang.
       maxStallMs: 6 * 60_000,
@@ -113,7 +112,6 @@ export class JobPipeline {
     const datasets = this.documents === 'telemetry' ? (['telemetry'] as const) : jobDatasets;
     await provisionIndices(elasticsearch, config.FLEETLOG_NAMESPACE, this.version, datasets);
     if (from !== undefined) await this.startGroupAt(Date.parse(from));
-    await this.producer.connect();
     await this.consumer.start((records, heartbeat) => this.handle(records, heartbeat));
     this.clock = setInterval(
       () => this.tick().catch((error) => this.logger.error({ err: error }, 'clock tick failed')),
@@ -133,7 +131,6 @@ export class JobPipeline {
   async stop(): Promise<void> {
     clearInterval(this.clock);
     await this.consumer.stop();
-    await this.producer.disconnect();
   }
 
   /** A change on fleet.rules, applied between two batches: no restart, and vehicles keep what they learnt. */

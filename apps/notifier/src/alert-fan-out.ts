@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { APP_CONFIG, type NotifierConfig } from '@fleetlog/config';
 import {
@@ -32,7 +31,6 @@ const jobWaitMs = 200;
 @Injectable()
 export class AlertFanOut {
   private readonly topics: TopicNames;
-  private readonly producer: Producer;
   private readonly consumer: BatchConsumer;
 
   constructor(
@@ -45,13 +43,13 @@ export class AlertFanOut {
   ) {
     this.topics = topics;
     const groupId = consumerGroupId(config.FLEETLOG_NAMESPACE, 'notifier');
-    this.producer = createTransactionalProducer(kafka, `${groupId}-${config.NOTIFIER_INSTANCE_ID}`);
     this.consumer = new BatchConsumer(kafka, {
       groupId,
       topics: [topics.alerts],
       fromBeginning: true,
       maxWaitTimeInMs: 50,
-      transactionalProducer: this.producer,
+      transactionalProducer: () =>
+        createTransactionalProducer(kafka, `${groupId}-${config.NOTIFIER_INSTANCE_ID}`),
       onStuck: exitForRestart(logger, 'the alerts consumer cannot go on'),
     });
     health.register('alerts-consumer', () => this.consumer.ready);
@@ -61,7 +59,6 @@ export class AlertFanOut {
 
   /** Call once the target table is loaded: alerts are matched against the whole table. */
   async start(): Promise<void> {
-    await this.producer.connect();
     await this.consumer.start(async (records, heartbeat) => {
       const owed: OutboundRecord[] = [];
       for (const record of records) owed.push(...(await this.fanOut(record, heartbeat)));
@@ -71,7 +68,6 @@ export class AlertFanOut {
 
   async stop(): Promise<void> {
     await this.consumer.stop();
-    await this.producer.disconnect();
   }
 
   /**

@@ -67,10 +67,11 @@ export interface BatchConsumerOptions {
   maxBytesPerPartition?: number;
   partitionState?: PartitionStateHooks;
   /**
-   * Commits offsets through this producer's transactions, together with what the handler returns: a crash between
+   * Makes the producer whose transactions commit offsets together with what the handler returns: a crash between
    * producing and committing then leaves neither visible (read_committed consumers), so nothing is produced twice.
+   * Its transactional id must be stable across restarts of the instance (see createTransactionalProducer).
    */
-  transactionalProducer?: Producer;
+  transactionalProducer?: () => Producer;
   /**
    * The consumer will not go on by itself: kafkajs stopped it and will not restart it, or a batch or `exclusive`
    * work has run longer than `maxStallMs` (a call that never returns). The process should end, for its supervisor
@@ -107,6 +108,7 @@ export class BatchConsumer {
   /** Set once `stop` is called: a takeover still under way must not seek on a consumer that has left. */
   private stopping = false;
   private queue: Promise<unknown> = Promise.resolve();
+  private producer: Producer | undefined;
 
   constructor(
     kafka: Kafka,
@@ -175,6 +177,8 @@ export class BatchConsumer {
   }
 
   async start(handle: BatchHandler): Promise<void> {
+    this.producer = this.options.transactionalProducer?.();
+    await this.producer?.connect();
     await this.admin?.connect();
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: this.options.fromBeginning });
@@ -189,6 +193,7 @@ export class BatchConsumer {
     this.stopping = true;
     await this.consumer.disconnect();
     await this.admin?.disconnect();
+    await this.producer?.disconnect();
   }
 
   /** Runs `work` between batches, never alongside one. */
@@ -337,7 +342,7 @@ export class BatchConsumer {
   }
 
   private async commit(offsets: CommittedOffset[], outbound: OutboundRecord[]): Promise<void> {
-    const producer = this.options.transactionalProducer;
+    const producer = this.producer;
     // Nothing to produce (most batches: no alert changed, no document refused): a plain offset commit is one round
     // trip where a transaction takes four, and as safe, since the coordinator refuses commits from a member of an
     // older generation just as it fences an older producer.
@@ -358,11 +363,27 @@ export class BatchConsumer {
           (error as { type?: string }).type !== 'CONCURRENT_TRANSACTIONS' ||
           attempt >= maxTransactionAttempts
         ) {
+          await this.replaceProducer(producer);
           throw error;
         }
         await sleep(backoffDelay(attempt, transactionBackoff));
       }
     }
+  }
+
+  /**
+   * After a failed transaction, kafkajs gives a failed send's sequence numbers to the next send, though the broker
+   * may have written that batch (its answer lost) before the transaction was aborted. Under the same producer epoch
+   * the broker would take the next transaction's batch for that aborted batch's retry, and drop it while
+   * acknowledging it. A new producer registers the transactional id again, which bumps the epoch and so starts the
+   * sequence numbers afresh.
+   */
+  private async replaceProducer(failed: Producer): Promise<void> {
+    await failed.disconnect().catch(() => undefined);
+    const producer = this.options.transactionalProducer!();
+    this.producer = producer;
+    // Should Kafka be unreachable, the next transaction fails too, and replaces this one in turn.
+    await producer.connect().catch(() => undefined);
   }
 
   private async commitInTransaction(

@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+import { BatchConsumer, createTransactionalProducer } from '@fleetlog/kafka';
+import { AnswerDroppingSockets } from '../support/answer-dropping-sockets';
+import { readTopicToEnd } from '../support/kafka-reader';
+
+const brokers = () => process.env.KAFKA_BROKERS!.split(',');
+const kafka = () => new Kafka({ brokers: brokers(), logLevel: logLevel.NOTHING });
+
+/** cep's and the notifier's way of consuming, against a real broker that wrote a batch whose answer never arrived. */
+describe('BatchConsumer', () => {
+  const id = randomBytes(4).toString('hex');
+  const input = `it-${id}-consumed`;
+  const output = `it-${id}-produced`;
+
+  beforeAll(async () => {
+    const admin = kafka().admin();
+    await admin.connect();
+    await admin.createTopics({
+      topics: [
+        { topic: input, numPartitions: 1 },
+        { topic: output, numPartitions: 1 },
+      ],
+      waitForLeaders: true,
+    });
+    await admin.disconnect();
+    const producer = kafka().producer();
+    await producer.connect();
+    await producer.send({ topic: input, messages: ['a', 'b', 'c'].map((value) => ({ key: value, value })) });
+    await producer.disconnect();
+  });
+
+  afterAll(async () => {
+    const admin = kafka().admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: [input, output] }).finally(() => admin.disconnect());
+  });
+
+  it('makes the records of a transaction whose produce answer was lost visible exactly once', async () => {
+    const sockets = new AnswerDroppingSockets();
+    // Few reconnect attempts, so kafkajs gives the send up soon rather than after minutes.
+    const faultyKafka = new Kafka({
+      brokers: brokers(),
+      socketFactory: sockets.factory,
+      retry: { initialRetryTime: 100, retries: 1 },
+      logLevel: logLevel.NOTHING,
+    });
+    const groupId = `it-${id}-group`;
+    const consumer = new BatchConsumer(kafka(), {
+      groupId,
+      topics: [input],
+      fromBeginning: true,
+      maxWaitTimeInMs: 50,
+      transactionalProducer: () => createTransactionalProducer(faultyKafka, `${groupId}-0`),
+    });
+    let attempts = 0;
+    let committed: () => void = () => undefined;
+    const allCommitted = new Promise<void>((resolve) => (committed = resolve));
+    sockets.dropNextProduceAnswer();
+    await consumer.start(async (records) => {
+      // The broker is back by the time kafkajs fetches the batch again.
+      if (++attempts > 1) sockets.acceptConnections();
+      if (records.some(({ value }) => value.toString() === 'c')) setImmediate(committed);
+      return records.map(({ key, value }) => ({
+        topic: output,
+        key: key!,
+        value: `handled ${value.toString()}`,
+      }));
+    });
+    try {
+      await allCommitted;
+      const admin = kafka().admin();
+      await admin.connect();
+      const waitForCommit = async (): Promise<void> => {
+        const [{ partitions }] = await admin.fetchOffsets({ groupId, topics: [input] });
+        if (partitions[0].offset !== '3') {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          return waitForCommit();
+        }
+      };
+      await waitForCommit().finally(() => admin.disconnect());
+    } finally {
+      await consumer.stop();
+    }
+
+    const written = (await readTopicToEnd(output, 60_000)).map(({ value }) => value.toString());
+    expect(written.sort()).toEqual(['handled a', 'handled b', 'handled c']);
+    expect(attempts).toBeGreaterThan(1);
+  });
+});
