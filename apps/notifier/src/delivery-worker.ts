@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Consumer, Producer } from 'kafkajs';
+import type { Consumer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { APP_CONFIG, type NotifierConfig } from '@fleetlog/config';
 import {
@@ -11,7 +11,7 @@ import {
   type WebhookDeliveryRecord,
   type WebhookDeliverySettled,
 } from '@fleetlog/contracts';
-import { createIdempotentProducer } from '@fleetlog/kafka';
+import { createIdempotentProducer, RenewableProducer } from '@fleetlog/kafka';
 import { HealthRegistry, LOGGER } from '@fleetlog/observability';
 import { afterFailure, DeliveryLedger, type OwedDelivery, type RetrySchedule } from '@fleetlog/webhooks';
 import { DeliveryLog, type DeliveryAttemptDocument } from './delivery-log';
@@ -34,7 +34,7 @@ const commitIntervalMs = 1_000;
 export class DeliveryWorker {
   private readonly topics: TopicNames;
   private readonly consumer: Consumer;
-  private readonly producer: Producer;
+  private readonly producer: RenewableProducer;
   private readonly ledger = new DeliveryLedger();
   private readonly schedule: RetrySchedule;
   private readonly attempts = new Set<Promise<void>>();
@@ -59,7 +59,7 @@ export class DeliveryWorker {
       initialDelayMs: config.WEBHOOK_RETRY_INITIAL_DELAY_MS,
       maxDelayMs: config.WEBHOOK_RETRY_MAX_DELAY_MS,
     };
-    this.producer = createIdempotentProducer(kafka);
+    this.producer = new RenewableProducer(() => createIdempotentProducer(kafka));
     this.consumer = kafka.consumer({
       groupId: consumerGroupId(config.FLEETLOG_NAMESPACE, 'notifier-deliveries'),
       maxWaitTimeInMs: 50,

@@ -8,6 +8,7 @@ import type {
   Producer,
 } from 'kafkajs';
 import { backoffDelay, sleep } from '@fleetlog/resilience';
+import { RenewableProducer } from './renewable-producer';
 
 export interface ConsumedRecord {
   topic: string;
@@ -108,7 +109,7 @@ export class BatchConsumer {
   /** Set once `stop` is called: a takeover still under way must not seek on a consumer that has left. */
   private stopping = false;
   private queue: Promise<unknown> = Promise.resolve();
-  private producer: Producer | undefined;
+  private readonly producer: RenewableProducer | undefined;
 
   constructor(
     kafka: Kafka,
@@ -123,6 +124,7 @@ export class BatchConsumer {
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },
     });
     this.admin = options.partitionState ? kafka.admin() : undefined;
+    this.producer = options.transactionalProducer && new RenewableProducer(options.transactionalProducer);
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => this.onGroupJoin(event));
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
       this.forgetPartitions();
@@ -177,7 +179,6 @@ export class BatchConsumer {
   }
 
   async start(handle: BatchHandler): Promise<void> {
-    this.producer = this.options.transactionalProducer?.();
     await this.producer?.connect();
     await this.admin?.connect();
     await this.consumer.connect();
@@ -363,7 +364,8 @@ export class BatchConsumer {
           (error as { type?: string }).type !== 'CONCURRENT_TRANSACTIONS' ||
           attempt >= maxTransactionAttempts
         ) {
-          await this.replaceProducer(producer);
+          // A send of this transaction may have been written under sequence numbers kafkajs would reuse.
+          await producer.renew();
           throw error;
         }
         await sleep(backoffDelay(attempt, transactionBackoff));
@@ -371,23 +373,8 @@ export class BatchConsumer {
     }
   }
 
-  /**
-   * After a failed transaction, kafkajs gives a failed send's sequence numbers to the next send, though the broker
-   * may have written that batch (its answer lost) before the transaction was aborted. Under the same producer epoch
-   * the broker would take the next transaction's batch for that aborted batch's retry, and drop it while
-   * acknowledging it. A new producer registers the transactional id again, which bumps the epoch and so starts the
-   * sequence numbers afresh.
-   */
-  private async replaceProducer(failed: Producer): Promise<void> {
-    await failed.disconnect().catch(() => undefined);
-    const producer = this.options.transactionalProducer!();
-    this.producer = producer;
-    // Should Kafka be unreachable, the next transaction fails too, and replaces this one in turn.
-    await producer.connect().catch(() => undefined);
-  }
-
   private async commitInTransaction(
-    producer: Producer,
+    producer: RenewableProducer,
     offsets: CommittedOffset[],
     outbound: OutboundRecord[],
   ): Promise<void> {

@@ -1,6 +1,7 @@
 import type { Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { backoffDelay, sleep, type BackoffPolicy } from '@fleetlog/resilience';
+import { RenewableProducer } from './renewable-producer';
 
 export interface OutgoingRecord {
   topic: string;
@@ -37,29 +38,26 @@ const producerStateLost = new Set([
  * calls), and resolves each caller's promise only when Kafka has acknowledged that record. One request is in flight
  * at a time, which keeps the idempotent producer's ordering guarantee; the next batch fills up meanwhile.
  *
- * A batch Kafka refused is sent again unchanged until it is acknowledged: kafkajs hands a refused batch's sequence
- * numbers to the next send, and the broker takes a batch with the sequence numbers of one it already wrote as that
- * batch's retry. Sending different records under them (as re-publishing the refused records one by one would) lets
- * the broker acknowledge records it silently drops, whenever the refused batch had in fact been written.
+ * A batch Kafka refused is sent again unchanged until it is acknowledged (see RenewableProducer for why re-batching
+ * its records could lose the next batch).
  */
 export class BatchingPublisher {
-  private producer: Producer;
+  private readonly producer: RenewableProducer;
   private queue: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
   private sending: Promise<void> = Promise.resolve();
   private closing = false;
-  private producerConnected = false;
 
   constructor(
-    private readonly createProducer: () => Producer,
+    createProducer: () => Producer,
     private readonly options: BatchingPublisherOptions,
     private readonly logger: Logger,
   ) {
-    this.producer = this.adopt(createProducer());
+    this.producer = new RenewableProducer(createProducer);
   }
 
   get connected(): boolean {
-    return this.producerConnected;
+    return this.producer.connected;
   }
 
   connect(): Promise<void> {
@@ -85,12 +83,6 @@ export class BatchingPublisher {
     await this.producer.disconnect();
   }
 
-  private adopt(producer: Producer): Producer {
-    producer.on(producer.events.CONNECT, () => (this.producerConnected = true));
-    producer.on(producer.events.DISCONNECT, () => (this.producerConnected = false));
-    return producer;
-  }
-
   private flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
@@ -104,7 +96,6 @@ export class BatchingPublisher {
     const topicMessages = groupByTopic(batch);
     for (let attempt = 1; ; attempt++) {
       try {
-        if (!this.producerConnected) await this.producer.connect();
         await this.producer.sendBatch({ acks: -1, topicMessages });
         for (const record of batch) record.acknowledged();
         return;
@@ -119,23 +110,16 @@ export class BatchingPublisher {
             'Kafka refused a batch; resending it',
           );
         }
-        if (producerStateLost.has(protocolErrorType(error))) await this.replaceProducer(error);
+        if (producerStateLost.has(protocolErrorType(error))) {
+          this.logger.warn(
+            { err: error },
+            'Kafka no longer knows this producer; resending under a new producer id, which may duplicate the batch',
+          );
+          await this.producer.renew();
+        }
         await sleep(backoffDelay(attempt, this.options.retry));
       }
     }
-  }
-
-  /**
-   * A new producer id starts new sequence numbers, which the broker cannot match against earlier batches: a batch
-   * it had already written is then written again (a duplicate consumers must tolerate) rather than ever lost.
-   */
-  private async replaceProducer(error: unknown): Promise<void> {
-    this.logger.warn(
-      { err: error },
-      'Kafka no longer knows this producer; resending under a new producer id, which may duplicate the batch',
-    );
-    await this.producer.disconnect().catch(() => undefined);
-    this.producer = this.adopt(this.createProducer());
   }
 }
 

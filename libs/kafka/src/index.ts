@@ -3,3 +3,4 @@ export * from './batching-publisher';
 export * from './kafka-client';
 export * from './topics';
 export * from './compacted-topic-table';
+export * from './renewable-producer';

@@ -8,6 +8,7 @@ import {
   createIdempotentProducer,
   createKafka,
   ensureTopics,
+  RenewableProducer,
   TableReadBackTimeout,
 } from '@fleetlog/kafka';
 import type { HealthRegistry } from '@fleetlog/observability';
@@ -34,7 +35,7 @@ export abstract class CompactedTopicStore<T> implements OnModuleInit, OnApplicat
   protected readonly table: CompactedTopicTable<T>;
   private readonly kafka: Kafka;
   private readonly topic: string;
-  private readonly producer: Producer;
+  private readonly producer: RenewableProducer;
 
   protected constructor(
     private readonly config: ApiConfig,
@@ -52,7 +53,8 @@ export abstract class CompactedTopicStore<T> implements OnModuleInit, OnApplicat
       // Written by something other than the api (or cep's seeding): the key's previous entry stands.
       onRejected: (change, error) => logger.warn({ err: error, ...change, topic }, 'record refused'),
     });
-    this.producer = (options.producer ?? createIdempotentProducer)(this.kafka);
+    const createProducer = options.producer ?? createIdempotentProducer;
+    this.producer = new RenewableProducer(() => createProducer(this.kafka));
     health.register(`${options.name}-table`, () => this.table.ready);
   }
 
