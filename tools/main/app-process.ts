@@ -68,3 +68,38 @@ export async function freePort(): Promise<number> {
   if (typeof address !== 'object' || address === null) throw new Error('no port assigned');
   return address.port;
 }
+
+export interface SupervisedApp {
+  /** The process running now: a new one after each restart. */
+  readonly current: AppProcess;
+  /** Stops the app for good: no restart after this. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs the app as compose's `restart: unless-stopped` does: started again a second after it ends by itself. Apps end
+ * on purpose when they cannot go on (a Kafka consumer that kafkajs will not restart), counting on this.
+ */
+export function supervise(start: () => AppProcess, onRestart: (ended: AppProcess) => void): SupervisedApp {
+  let stopped = false;
+  let current = start();
+  const restartWhenItEnds = (app: AppProcess) =>
+    void app.exited.then(async () => {
+      if (stopped) return;
+      onRestart(app);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      if (stopped) return;
+      current = start();
+      restartWhenItEnds(current);
+    });
+  restartWhenItEnds(current);
+  return {
+    get current() {
+      return current;
+    },
+    async stop() {
+      stopped = true;
+      await current.stop();
+    },
+  };
+}

@@ -7,7 +7,14 @@ import { join } from 'node:path';
 // The built library (npm start builds first), so this script and the notifier share one implementation.
 import { verifyWebhook, type WebhookHeaders } from '../../dist/libs/webhooks/src/index.js';
 import { stackDown, stackOptionsFromEnv, stackUp } from '../stack/local-stack.ts';
-import { freePort, startApp, waitUntilReady, type AppName, type AppProcess } from './app-process.ts';
+import {
+  freePort,
+  startApp,
+  supervise,
+  waitUntilReady,
+  type AppName,
+  type SupervisedApp,
+} from './app-process.ts';
 
 const logDirectory = join('.fleetlog', 'logs');
 const keepStack = process.env.FLEETLOG_KEEP_STACK === '1';
@@ -30,7 +37,7 @@ interface AlertEvent {
 
 async function main(): Promise<void> {
   const stackOptions = { ...stackOptionsFromEnv(), log: (line: string) => say(`  stack: ${line}`) };
-  const running: AppProcess[] = [];
+  const running: SupervisedApp[] = [];
   let stopping: Promise<void> | undefined;
   const stopAll = () =>
     (stopping ??= (async () => {
@@ -76,7 +83,7 @@ async function main(): Promise<void> {
     for (const [name, env] of apps) {
       const app = launch(name, { ...shared, ...env });
       running.push(app);
-      await waitUntilReady(app, `http://127.0.0.1:${env.HTTP_PORT}/health`);
+      await waitUntilReady(app.current, `http://127.0.0.1:${env.HTTP_PORT}/health`);
       say(
         `  ${name.padEnd(9)} ready  http://127.0.0.1:${env.HTTP_PORT}/health  (log: ${join(logDirectory, `${name}.log`)})`,
       );
@@ -96,15 +103,21 @@ async function main(): Promise<void> {
   }
 }
 
-/** App output goes to its log file; only warnings and errors also reach the terminal. */
-function launch(name: AppName, env: NodeJS.ProcessEnv): AppProcess {
+/**
+ * App output goes to its log file; only warnings and errors also reach the terminal. An app that ends by itself is
+ * started again.
+ */
+function launch(name: AppName, env: NodeJS.ProcessEnv): SupervisedApp {
   const log = createWriteStream(join(logDirectory, `${name}.log`), { flags: 'a' });
-  const app = startApp(name, env, (line) => {
-    log.write(`${line}\n`);
-    if (/"level":(40|50|60)/.test(line) || !line.startsWith('{')) say(`  ${name}: ${line}`);
-  });
-  void app.exited.then(() => log.end());
-  return app;
+  return supervise(
+    () =>
+      startApp(name, env, (line) => {
+        log.write(`${line}\n`);
+        if (/"level":(40|50|60)/.test(line) || !line.startsWith('{')) say(`  ${name}: ${line}`);
+      }),
+    (ended) =>
+      say(`  ${name} exited (code ${ended.child.exitCode ?? ended.child.signalCode}); starting it again`),
+  );
 }
 
 /** Stands in for an operator's endpoint: verifies each webhook's signature and prints the alert. */
