@@ -38,13 +38,7 @@ describe('BatchConsumer', () => {
 
   it('makes the records of a transaction whose produce answer was lost visible exactly once', async () => {
     const sockets = new AnswerDroppingSockets();
-    // Few reconnect attempts, so kafkajs gives the send up soon rather than after minutes.
-    const faultyKafka = new Kafka({
-      brokers: brokers(),
-      socketFactory: sockets.factory,
-      retry: { initialRetryTime: 100, retries: 1 },
-      logLevel: logLevel.NOTHING,
-    });
+    const faultyKafka = sockets.kafka(brokers());
     const groupId = `it-${id}-group`;
     const consumer = new BatchConsumer(kafka(), {
       groupId,

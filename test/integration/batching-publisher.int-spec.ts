@@ -26,13 +26,7 @@ describe('BatchingPublisher', () => {
 
   it('writes exactly once a batch Kafka wrote but kafkajs gave up on, and the batch published next', async () => {
     const sockets = new AnswerDroppingSockets();
-    // Few reconnect attempts, so kafkajs gives the send up soon rather than after minutes.
-    const kafka = new Kafka({
-      brokers: brokers(),
-      socketFactory: sockets.factory,
-      retry: { initialRetryTime: 100, retries: 1 },
-      logLevel: logLevel.NOTHING,
-    });
+    const kafka = sockets.kafka(brokers());
     let refused: () => void = () => undefined;
     const firstRefusal = new Promise<void>((resolve) => (refused = resolve));
     const logger = pino(

@@ -1,18 +1,12 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Client } from '@elastic/elasticsearch';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
-import {
-  topicNames,
-  webhookDeliveryKey,
-  type AlertMessage,
-  type WebhookDeadLetter,
-  type WebhookTarget,
-} from '@fleetlog/contracts';
+import { topicNames, type AlertMessage } from '@fleetlog/contracts';
 import { AppFleet } from '../support/app-fleet';
-import { readTopic } from '../support/kafka-reader';
-import { eventually, WebhookReceiver } from '../support/webhook-receiver';
+import { NotifierFeed } from '../support/notifier-feed';
+import { WebhookReceiver } from '../support/webhook-receiver';
 import { removeNamespaceIndices } from '../support/namespace-cleanup';
 
 /**
@@ -28,6 +22,7 @@ describe('hostile webhook targets', () => {
   const producer: Producer = kafka.producer();
   const elasticsearch = new Client({ node: process.env.ELASTICSEARCH_URL! });
   const apps = new AppFleet(namespace);
+  const feed = new NotifierFeed(producer, topics, apps, 'hostile-targets.int-spec');
   const servers: Server[] = [];
   const maxAttempts = 3;
   const attemptTimeoutMs = 1_000;
@@ -64,71 +59,6 @@ describe('hostile webhook targets', () => {
     return (server.address() as AddressInfo).port;
   }
 
-  /** Writes a target for the fleet and waits until the notifier has read it. */
-  async function addTarget(url: string, fleetId: string): Promise<WebhookTarget> {
-    const target: WebhookTarget = {
-      id: randomUUID(),
-      url,
-      secret: `whsec_${randomBytes(24).toString('base64')}`,
-      enabled: true,
-      filters: { fleetIds: [fleetId] },
-      // The receivers listen on loopback.
-      allowPrivateNetwork: true,
-      changedBy: 'hostile-targets.int-spec',
-      changedAt: new Date().toISOString(),
-    };
-    await producer.send({
-      topic: topics.webhookTargets,
-      messages: [{ key: target.id, value: JSON.stringify(target) }],
-    });
-    await waitFor(
-      () => apps.output.find((line) => line.includes(target.id) && line.includes('webhook target changed')),
-      `the notifier to read target ${target.id}`,
-    );
-    return target;
-  }
-
-  async function raise(fleetId: string): Promise<AlertMessage> {
-    const alert: AlertMessage = {
-      alertId: randomBytes(8).toString('hex'),
-      status: 'active',
-      ruleId: 'overspeed',
-      ruleVersion: 1,
-      ruleName: 'Overspeed',
-      severity: 'critical',
-      vehicleId: 'veh-1',
-      fleetId,
-      message: 'speed above 120 km/h for 10 s',
-      startedAt: new Date(Date.now() - 10_000).toISOString(),
-      raisedAt: new Date().toISOString(),
-      facts: { speedKph: 131 },
-      lineage: [{ topic: topics.telemetry, partition: 0, offset: '42' }],
-    };
-    await producer.send({
-      topic: topics.alerts,
-      messages: [{ key: alert.alertId, value: JSON.stringify(alert) }],
-    });
-    return alert;
-  }
-
-  function waitFor<T>(probe: () => T | undefined, what: string): Promise<T> {
-    return eventually(probe, 30_000, what).catch((error: Error) => {
-      throw new Error(`${error.message}\n${apps.recentOutput()}`);
-    });
-  }
-
-  async function parked(targetId: string, alert: AlertMessage): Promise<WebhookDeadLetter> {
-    const key = webhookDeliveryKey(targetId, `${alert.alertId}.active`);
-    const records = await readTopic(
-      topics.webhookDeadLetters,
-      (read) => read.some((record) => record.key === key),
-      30_000,
-    );
-    const record = records.find((read) => read.key === key);
-    if (!record) throw new Error(`no dead letter for ${key}\n${apps.recentOutput()}`);
-    return JSON.parse(record.value.toString('utf8')) as WebhookDeadLetter;
-  }
-
   const delivered = (alert: AlertMessage) =>
     good.received.find((request) => request.headers['webhook-id'] === `${alert.alertId}.active`);
 
@@ -144,14 +74,14 @@ describe('hostile webhook targets', () => {
       }),
     );
     const fleetId = `fleet-${randomBytes(3).toString('hex')}`;
-    const loris = await addTarget(`http://127.0.0.1:${port}/hook`, fleetId);
-    await addTarget(goodUrl, fleetId);
+    const loris = await feed.addTarget(`http://127.0.0.1:${port}/hook`, { filters: { fleetIds: [fleetId] } });
+    await feed.addTarget(goodUrl, { filters: { fleetIds: [fleetId] } });
 
-    const alert = await raise(fleetId);
-    await waitFor(() => delivered(alert), 'the well-behaved target to be delivered');
+    const alert = await feed.raise(fleetId);
+    await apps.eventually(() => delivered(alert), 'the well-behaved target to be delivered');
     expect(delivered(alert)!.answeredWith).toBe(204);
 
-    const letter = await parked(loris.id, alert);
+    const letter = await feed.parked(loris.id, `${alert.alertId}.active`);
     expect(letter).toMatchObject({
       attempts: maxAttempts,
       lastError: `timed out after ${attemptTimeoutMs} ms (after ${maxAttempts} attempts)`,
@@ -161,7 +91,7 @@ describe('hostile webhook targets', () => {
     );
     expect(connections).toHaveLength(maxAttempts);
     // The notifier hung up on each: nothing is left open on a receiver that never finishes.
-    await waitFor(
+    await apps.eventually(
       () => (connections.every((socket) => socket.destroyed || socket.readableEnded) ? true : undefined),
       'the notifier to close every connection to the slow receiver',
     );
@@ -178,11 +108,13 @@ describe('hostile webhook targets', () => {
       }),
     );
     const fleetId = `fleet-${randomBytes(3).toString('hex')}`;
-    const redirecting = await addTarget(`http://127.0.0.1:${port}/hook`, fleetId);
-    await addTarget(goodUrl, fleetId);
+    const redirecting = await feed.addTarget(`http://127.0.0.1:${port}/hook`, {
+      filters: { fleetIds: [fleetId] },
+    });
+    await feed.addTarget(goodUrl, { filters: { fleetIds: [fleetId] } });
 
-    const alert = await raise(fleetId);
-    const letter = await parked(redirecting.id, alert);
+    const alert = await feed.raise(fleetId);
+    const letter = await feed.parked(redirecting.id, `${alert.alertId}.active`);
 
     expect(letter).toMatchObject({
       attempts: maxAttempts,

@@ -73,17 +73,11 @@ describe('rules changed while cep runs', () => {
     coolantTempC: number,
     match: (alert: AlertMessage) => boolean,
   ) =>
-    eventually(
-      async () => {
-        await sendReading(vehicleId, coolantTempC);
-        await new Promise((resolve) => setTimeout(resolve, 250));
-        return alerts.find(match);
-      },
-      30_000,
-      `an alert transition for ${vehicleId}`,
-    ).catch((error: Error) => {
-      throw new Error(`${error.message}\n${apps.recentOutput()}`);
-    });
+    apps.eventually(async () => {
+      await sendReading(vehicleId, coolantTempC);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      return alerts.find(match);
+    }, `an alert transition for ${vehicleId}`);
 
   beforeAll(async () => {
     writeFileSync(join(rulesDir, 'hot-coolant.json'), JSON.stringify(hotCoolant(1, 110)));

@@ -1,23 +1,16 @@
 import { execFile } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { Client } from '@elastic/elasticsearch';
 import { recordIndexNames } from '@fleetlog/elasticsearch';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
-import {
-  topicNames,
-  webhookDeliveryKey,
-  type AlertMessage,
-  type AlertSeverity,
-  type WebhookDeadLetter,
-  type WebhookDeliveryRecord,
-  type WebhookTarget,
-} from '@fleetlog/contracts';
+import { topicNames, type AlertMessage, type WebhookDeliveryRecord } from '@fleetlog/contracts';
 import { verifyWebhook, type WebhookHeaders } from '@fleetlog/webhooks';
 import type { AppProcess } from '../../tools/main/app-process.ts';
 import { AppFleet } from '../support/app-fleet';
-import { readTopic, readTopicToEnd } from '../support/kafka-reader';
-import { eventually, WebhookReceiver, type ReceivedWebhook } from '../support/webhook-receiver';
+import { readTopicToEnd } from '../support/kafka-reader';
+import { NotifierFeed } from '../support/notifier-feed';
+import { WebhookReceiver, type ReceivedWebhook } from '../support/webhook-receiver';
 import { removeNamespaceIndices } from '../support/namespace-cleanup';
 
 const run = promisify(execFile);
@@ -34,6 +27,7 @@ describe('notifier', () => {
   const producer: Producer = kafka.producer();
   const elasticsearch = new Client({ node: process.env.ELASTICSEARCH_URL! });
   const apps = new AppFleet(namespace);
+  const feed = new NotifierFeed(producer, topics, apps, 'notifier.int-spec');
   const receivers: WebhookReceiver[] = [];
   const maxAttempts = 3;
 
@@ -80,77 +74,6 @@ describe('notifier', () => {
     return { receiver, url: await receiver.start() };
   }
 
-  /** Writes a target and waits until the running notifier has read it. */
-  async function addTarget(url: string, overrides: Partial<WebhookTarget> = {}): Promise<WebhookTarget> {
-    const target: WebhookTarget = {
-      id: randomUUID(),
-      url,
-      secret: `whsec_${randomBytes(24).toString('base64')}`,
-      enabled: true,
-      filters: {},
-      // The receivers listen on loopback.
-      allowPrivateNetwork: true,
-      changedBy: 'notifier.int-spec',
-      changedAt: new Date().toISOString(),
-      ...overrides,
-    };
-    await producer.send({
-      topic: topics.webhookTargets,
-      messages: [{ key: target.id, value: JSON.stringify(target) }],
-    });
-    await eventually(
-      () => apps.output.find((line) => line.includes(target.id) && line.includes('webhook target changed')),
-      15_000,
-      `the notifier to read target ${target.id}`,
-    );
-    return target;
-  }
-
-  async function raise(fleetId: string, severity: AlertSeverity = 'critical'): Promise<AlertMessage> {
-    const alert: AlertMessage = {
-      alertId: randomBytes(8).toString('hex'),
-      status: 'active',
-      ruleId: 'overspeed',
-      ruleVersion: 1,
-      ruleName: 'Overspeed',
-      severity,
-      vehicleId: 'veh-1',
-      fleetId,
-      message: 'speed above 120 km/h for 10 s',
-      startedAt: new Date(Date.now() - 10_000).toISOString(),
-      raisedAt: new Date().toISOString(),
-      facts: { speedKph: 131 },
-      lineage: [{ topic: topics.telemetry, partition: 0, offset: '42' }],
-    };
-    await producer.send({
-      topic: topics.alerts,
-      messages: [{ key: alert.alertId, value: JSON.stringify(alert) }],
-    });
-    return alert;
-  }
-
-  function waitFor<T>(
-    probe: () => Promise<T | undefined> | T | undefined,
-    what: string,
-    timeoutMs = 30_000,
-  ): Promise<T> {
-    return eventually(probe, timeoutMs, what).catch((error: Error) => {
-      throw new Error(`${error.message}\n${apps.recentOutput()}`);
-    });
-  }
-
-  async function parkedDelivery(targetId: string, webhookId: string): Promise<WebhookDeadLetter> {
-    const key = webhookDeliveryKey(targetId, webhookId);
-    const records = await readTopic(
-      topics.webhookDeadLetters,
-      (read) => read.some((record) => record.key === key),
-      30_000,
-    );
-    const record = records.find((read) => read.key === key);
-    if (!record) throw new Error(`no dead letter for ${key}\n${apps.recentOutput()}`);
-    return JSON.parse(record.value.toString('utf8')) as WebhookDeadLetter;
-  }
-
   const webhookIdOf = (request: ReceivedWebhook) => request.headers['webhook-id'];
   const fleet = () => `fleet-${randomBytes(3).toString('hex')}`;
 
@@ -158,17 +81,20 @@ describe('notifier', () => {
     const [fleetA, fleetB] = [fleet(), fleet()];
     const filtered = await startReceiver();
     const everything = await startReceiver();
-    const filteredTarget = await addTarget(filtered.url, {
+    const filteredTarget = await feed.addTarget(filtered.url, {
       filters: { fleetIds: [fleetA], severities: ['critical'] },
     });
-    await addTarget(everything.url, { filters: { fleetIds: [fleetA, fleetB] } });
+    await feed.addTarget(everything.url, { filters: { fleetIds: [fleetA, fleetB] } });
 
-    const matching = await raise(fleetA, 'critical');
-    const otherSeverity = await raise(fleetA, 'warning');
-    const otherFleet = await raise(fleetB, 'critical');
+    const matching = await feed.raise(fleetA, 'critical');
+    const otherSeverity = await feed.raise(fleetA, 'warning');
+    const otherFleet = await feed.raise(fleetB, 'critical');
 
-    await waitFor(() => (everything.receiver.received.length >= 3 ? true : undefined), 'three deliveries');
-    const delivered = await waitFor(() => filtered.receiver.received[0], 'the filtered delivery');
+    await apps.eventually(
+      () => (everything.receiver.received.length >= 3 ? true : undefined),
+      'three deliveries',
+    );
+    const delivered = await apps.eventually(() => filtered.receiver.received[0], 'the filtered delivery');
     expect(webhookIdOf(delivered)).toBe(`${matching.alertId}.active`);
     const event = JSON.parse(delivered.body) as { type: string; data: AlertMessage };
     expect(event.type).toBe('alert.active');
@@ -192,9 +118,9 @@ describe('notifier', () => {
   });
 
   it('delivers every alert to the operator target configured in the environment', async () => {
-    const alert = await raise(fleet(), 'info');
+    const alert = await feed.raise(fleet(), 'info');
     const webhookId = `${alert.alertId}.active`;
-    const delivered = await waitFor(
+    const delivered = await apps.eventually(
       () => operator.received.find((request) => webhookIdOf(request) === webhookId),
       'the delivery to the operator target',
     );
@@ -212,11 +138,11 @@ describe('notifier', () => {
     const { receiver, url } = await startReceiver();
     receiver.firstAnswers.push(500, 500);
     const fleetId = fleet();
-    const target = await addTarget(url, { filters: { fleetIds: [fleetId] } });
-    const alert = await raise(fleetId);
+    const target = await feed.addTarget(url, { filters: { fleetIds: [fleetId] } });
+    const alert = await feed.raise(fleetId);
     const webhookId = `${alert.alertId}.active`;
 
-    await waitFor(
+    await apps.eventually(
       () => receiver.received.find((request) => request.answeredWith === 204),
       'the accepted attempt',
     );
@@ -227,7 +153,7 @@ describe('notifier', () => {
     ]);
 
     const index = recordIndexNames(namespace).deliveries;
-    const attempts = await waitFor(async () => {
+    const attempts = await apps.eventually(async () => {
       await elasticsearch.indices.refresh({ index });
       const found = await elasticsearch.search<Record<string, unknown>>({
         index,
@@ -250,11 +176,11 @@ describe('notifier', () => {
     const { receiver, url } = await startReceiver();
     receiver.respondWith = 503;
     const fleetId = fleet();
-    const target = await addTarget(url, { filters: { fleetIds: [fleetId] } });
-    const alert = await raise(fleetId);
+    const target = await feed.addTarget(url, { filters: { fleetIds: [fleetId] } });
+    const alert = await feed.raise(fleetId);
     const webhookId = `${alert.alertId}.active`;
 
-    const parked = await parkedDelivery(target.id, webhookId);
+    const parked = await feed.parked(target.id, webhookId);
     expect(parked).toMatchObject({
       webhookId,
       targetId: target.id,
@@ -274,7 +200,7 @@ describe('notifier', () => {
       env: { ...process.env, FLEETLOG_NAMESPACE: namespace },
     });
     expect(stdout).toContain('re-drove 1 parked delivery');
-    const redelivered = await waitFor(
+    const redelivered = await apps.eventually(
       () => receiver.received.find((request) => request.answeredWith === 200),
       'the re-driven delivery',
     );
@@ -286,13 +212,13 @@ describe('notifier', () => {
     const fleetId = fleet();
     // 127.0.0.1 spelled as one decimal number: the guard must see through it.
     const disguised = url.replace('127.0.0.1', '2130706433');
-    const target = await addTarget(disguised, {
+    const target = await feed.addTarget(disguised, {
       filters: { fleetIds: [fleetId] },
       allowPrivateNetwork: false,
     });
-    const alert = await raise(fleetId);
+    const alert = await feed.raise(fleetId);
 
-    const parked = await parkedDelivery(target.id, `${alert.alertId}.active`);
+    const parked = await feed.parked(target.id, `${alert.alertId}.active`);
     expect(parked.lastError).toBe('ssrf: 127.0.0.1 resolves to 127.0.0.1 (loopback)');
     expect(parked.attempts).toBe(1);
     expect(receiver.received).toHaveLength(0);
@@ -303,13 +229,13 @@ describe('notifier', () => {
     const fast = await startReceiver();
     slow.receiver.hold();
     const fleetId = fleet();
-    await addTarget(slow.url, { filters: { fleetIds: [fleetId] } });
-    await addTarget(fast.url, { filters: { fleetIds: [fleetId] } });
+    await feed.addTarget(slow.url, { filters: { fleetIds: [fleetId] } });
+    await feed.addTarget(fast.url, { filters: { fleetIds: [fleetId] } });
 
-    const first = await raise(fleetId);
-    await waitFor(() => slow.receiver.received[0], 'the slow target to be sent the first alert');
-    const second = await raise(fleetId);
-    await waitFor(
+    const first = await feed.raise(fleetId);
+    await apps.eventually(() => slow.receiver.received[0], 'the slow target to be sent the first alert');
+    const second = await feed.raise(fleetId);
+    await apps.eventually(
       () => (fast.receiver.received.length >= 2 ? true : undefined),
       'the fast target to be sent both alerts',
     );
@@ -327,9 +253,9 @@ describe('notifier', () => {
     const { receiver, url } = await startReceiver();
     receiver.hold();
     const fleetId = fleet();
-    await addTarget(url, { filters: { fleetIds: [fleetId] } });
-    const alert = await raise(fleetId);
-    await waitFor(() => receiver.received[0], 'the attempt in flight');
+    await feed.addTarget(url, { filters: { fleetIds: [fleetId] } });
+    const alert = await feed.raise(fleetId);
+    await apps.eventually(() => receiver.received[0], 'the attempt in flight');
 
     notifier.child.kill('SIGKILL');
     await notifier.exited;
@@ -337,7 +263,7 @@ describe('notifier', () => {
     receiver.release();
     await launchNotifier('restarted notifier');
 
-    const again = await waitFor(() => receiver.received[1], 'the attempt after the restart', 90_000);
+    const again = await apps.eventually(() => receiver.received[1], 'the attempt after the restart', 90_000);
     expect(webhookIdOf(again)).toBe(`${alert.alertId}.active`);
     expect(again.answeredWith).toBe(204);
   });

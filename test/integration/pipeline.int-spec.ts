@@ -55,13 +55,11 @@ describe('pipeline, end to end', () => {
       { waitUntilReady: false },
     );
 
-    const webhook = await eventually(
+    const webhook = await apps.eventually(
       () => receiver.received.find((request) => JSON.parse(request.body).data.fleetId === fleetId),
-      90_000,
       'the overspeed webhook',
-    ).catch((error: Error) => {
-      throw new Error(`${error.message}\n${apps.recentOutput()}`);
-    });
+      90_000,
+    );
 
     const event = JSON.parse(webhook.body) as { type: string; data: AlertMessage };
     expect(

@@ -1,5 +1,5 @@
 import { Socket, connect } from 'node:net';
-import type { ISocketFactory } from 'kafkajs';
+import { Kafka, logLevel, type ISocketFactory } from 'kafkajs';
 
 const produceApiKey = 0;
 
@@ -12,6 +12,16 @@ const produceApiKey = 0;
 export class AnswerDroppingSockets {
   private dropping = false;
   private refusing = false;
+
+  /** A client on these sockets, with few reconnect attempts, so kafkajs gives a send up soon, not after minutes. */
+  kafka(brokers: string[]): Kafka {
+    return new Kafka({
+      brokers,
+      socketFactory: this.factory,
+      retry: { initialRetryTime: 100, retries: 1 },
+      logLevel: logLevel.NOTHING,
+    });
+  }
 
   dropNextProduceAnswer(): void {
     this.dropping = true;

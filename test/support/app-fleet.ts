@@ -5,6 +5,7 @@ import {
   type AppName,
   type AppProcess,
 } from '../../tools/main/app-process.ts';
+import { eventually } from './webhook-receiver';
 
 /** The apps a test runs, each a real process from dist/, all in the test's own namespace. */
 export class AppFleet {
@@ -55,5 +56,16 @@ export class AppFleet {
       ? this.output.filter((line) => !line.includes('{"level":') || /"level":(40|50|60)/.test(line))
       : this.output;
     return shown.slice(-lines).join('\n');
+  }
+
+  /** `eventually`, with the apps' last lines in the error should the probe never answer. */
+  eventually<T>(
+    probe: () => Promise<T | undefined> | T | undefined,
+    what: string,
+    timeoutMs = 30_000,
+  ): Promise<T> {
+    return eventually(probe, timeoutMs, what).catch((error: Error) => {
+      throw new Error(`${error.message}\n${this.recentOutput()}`);
+    });
   }
 }
