@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@elastic/elasticsearch';
 import { topicNames, type AlertMessage, type TelemetryRecord } from '@fleetlog/contracts';
@@ -172,6 +173,12 @@ export class FaultRun {
 
   recentOutput(): string {
     return this.apps.recentOutput(60, true);
+  }
+
+  /** Everything the apps printed, to a file: an intermittent failure is explained by its own run or not at all. */
+  keepOutput(path: string): void {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, `${this.apps.output.join('\n')}\n`);
   }
 
   private async count(expected: Map<AlertKey, { ts: number }>): Promise<FaultOutcome> {

@@ -87,8 +87,11 @@ describe('fault suite', () => {
           webhooksMissing: outcome.webhooks.missing,
         };
         const recovered = outcome.searchableAgainS !== null && outcome.webhooksCaughtUpS !== null;
-        if (!recovered || Object.values(losses).some((count) => count !== 0))
-          process.stdout.write(`${fault.name}:\n${run.recentOutput()}\n`);
+        if (!recovered || Object.values(losses).some((count) => count !== 0)) {
+          const kept = `bench-results/faults-${fault.name.replace(/\W+/g, '-')}.log`;
+          run.keepOutput(kept);
+          process.stdout.write(`${fault.name} (all app output in ${kept}):\n${run.recentOutput()}\n`);
+        }
         expect(losses).toEqual({
           missingFromKafka: 0,
           missingFromElasticsearch: 0,
