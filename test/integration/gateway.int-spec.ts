@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
-import { topicNames, type TelemetryDeadLetter, type TelemetryRecord } from '@fleetlog/contracts';
+import {
+  topicNames,
+  type GatewayProgress,
+  type TelemetryDeadLetter,
+  type TelemetryRecord,
+} from '@fleetlog/contracts';
 import { AppFleet } from '../support/app-fleet';
 import { readTopic, type ReadRecord } from '../support/kafka-reader';
 import { localStackPid, restartMissingStackServers } from '../support/local-stack-control';
@@ -69,6 +74,20 @@ describe('gateway', () => {
     const partitionsByVehicle = new Map(records.map((record) => [record.key, new Set<number>()]));
     for (const record of records) partitionsByVehicle.get(record.key)!.add(record.partition);
     expect([...partitionsByVehicle.values()].every((partitions) => partitions.size === 1)).toBe(true);
+  });
+
+  it('reports every second, on fleet.gateway.progress under its client id, how far its messages are in the log', async () => {
+    const since = Date.now();
+    const records = await readTopic(
+      topics.gatewayProgress,
+      (read) =>
+        read.some((record) => Date.parse(JSON.parse(record.value.toString()).receivedThrough) > since),
+      10_000,
+    );
+    const newest = records.filter((record) => record.key === gatewayEnv.MQTT_CLIENT_ID).at(-1);
+    expect(
+      Date.parse((JSON.parse(newest!.value.toString()) as GatewayProgress).receivedThrough),
+    ).toBeGreaterThan(since);
   });
 
   it('loses nothing when the gateway is killed with SIGKILL mid-stream and restarted', async () => {

@@ -44,6 +44,8 @@ export interface JobPipelineDependencies {
   topics: TopicNames;
   elasticsearch: Client;
   metrics: CepMetrics;
+  /** How far wall-clock time may advance partitions with nothing to read (see `sourceTime`, libs/cep). */
+  sourceTime: (now: number) => number;
 }
 
 /**
@@ -189,6 +191,17 @@ export class JobPipeline {
     const rejected = await this.writer.write(processed.writes, heartbeat);
     metrics.records.inc({ job: this.version }, records.length);
     metrics.late.inc({ job: this.version }, processed.late);
+    if (processed.late > 0) {
+      // Alerts they would have raised are missed: an operator must be able to tell from the log.
+      this.logger.warn(
+        {
+          partition: records[0]!.partition,
+          late: processed.late,
+          allowedLatenessMs: this.dependencies.config.CEP_ALLOWED_LATENESS_MS,
+        },
+        'readings arrived later than the allowed lateness: indexed, not evaluated',
+      );
+    }
     metrics.duplicates.inc({ job: this.version }, processed.duplicates);
     timer();
     return [...this.announce(processed.alerts), ...this.park(rejected)];
@@ -197,9 +210,11 @@ export class JobPipeline {
   /** Wall-clock time passing for partitions with nothing left to read: absence alerts, closing windows. */
   private async tick(): Promise<void> {
     await this.consumer.exclusive(async () => {
+      // Read before the partitions' ends: what a gateway reported in the log is then within those ends.
+      const through = this.dependencies.sourceTime(Date.now());
       const idle = await this.consumer.idlePartitions();
       const processed = this.processor.advanceClock(
-        Date.now(),
+        through,
         idle.map(({ partition }) => partition),
       );
       await this.storeOutsideBatch(processed, idle, 'what the clock fired');

@@ -4,8 +4,15 @@ import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { APP_CONFIG, type CepConfig } from '@fleetlog/config';
-import { consumerGroupId, topicNames, type JobRecord, type TopicNames } from '@fleetlog/contracts';
+import {
+  consumerGroupId,
+  topicNames,
+  type GatewayProgress,
+  type JobRecord,
+  type TopicNames,
+} from '@fleetlog/contracts';
 import { elasticsearchAnswers } from '@fleetlog/elasticsearch';
+import { sourceTime } from '@fleetlog/cep';
 import { followsRuleTopic, jobsToRun } from '@fleetlog/jobs';
 import { CompactedTopicTable, createKafka, ensureTopics } from '@fleetlog/kafka';
 import { HealthRegistry, LOGGER } from '@fleetlog/observability';
@@ -27,6 +34,8 @@ export class JobSupervisor implements OnApplicationBootstrap, OnApplicationShutd
   private readonly topics: TopicNames;
   private readonly elasticsearch: Client;
   private readonly jobs: CompactedTopicTable<JobRecord>;
+  /** Per gateway, the time through which its messages are in the log (ms). */
+  private readonly gatewayProgress: CompactedTopicTable<number>;
   private readonly catalog: RuleCatalog;
   private readonly pipelines = new Map<string, { pipeline: JobPipeline; followsRules: boolean }>();
   /** Absent with CEP_RAW_TELEMETRY=rollups-only. */
@@ -54,6 +63,13 @@ export class JobSupervisor implements OnApplicationBootstrap, OnApplicationShutd
         this.scheduleReconcile();
       },
       onRejected: ({ key }, error) => this.logger.error({ job: key, err: error }, 'job record refused'),
+    });
+    this.gatewayProgress = new CompactedTopicTable<number>(this.kafka, {
+      topic: this.topics.gatewayProgress,
+      groupPrefix: `${groupPrefix}-gateway-progress`,
+      decode: (value) => receivedThrough(JSON.parse(value.toString('utf8')) as GatewayProgress),
+      onRejected: ({ key }, error) =>
+        this.logger.error({ gateway: key, err: error }, 'gateway progress record refused'),
     });
     this.catalog = new RuleCatalog(
       this.kafka,
@@ -90,6 +106,7 @@ export class JobSupervisor implements OnApplicationBootstrap, OnApplicationShutd
     };
     await this.jobs.seedIfNeverWritten([{ key: first.version, value: JSON.stringify(first) }]);
     await this.jobs.start();
+    await this.gatewayProgress.start();
     await this.indexer?.start(undefined);
     this.scheduleReconcile();
     await this.reconciling;
@@ -99,6 +116,7 @@ export class JobSupervisor implements OnApplicationBootstrap, OnApplicationShutd
     await this.reconciling;
     await this.jobs.stop();
     await this.catalog.stop();
+    await this.gatewayProgress.stop();
     const running = [this.indexer, ...[...this.pipelines.values()].map(({ pipeline }) => pipeline)];
     await Promise.all(running.map((pipeline) => pipeline?.stop()));
     await this.elasticsearch.close();
@@ -147,6 +165,8 @@ export class JobSupervisor implements OnApplicationBootstrap, OnApplicationShutd
       topics: this.topics,
       elasticsearch: this.elasticsearch,
       metrics: this.metrics,
+      sourceTime: (now) =>
+        sourceTime(this.gatewayProgress.values(), now, this.config.CEP_GATEWAY_PROGRESS_EXPIRY_MS),
     };
   }
 
@@ -168,4 +188,11 @@ function rulesOf(job: JobRecord): Rule[] {
   if (problems.length > 0)
     throw new Error(`job ${job.version} holds invalid rules: ${JSON.stringify(problems)}`);
   return rules.map(({ rule }) => rule);
+}
+
+function receivedThrough({ receivedThrough }: GatewayProgress): number {
+  const time = Date.parse(receivedThrough);
+  if (!Number.isFinite(time))
+    throw new Error(`receivedThrough is not a time: ${JSON.stringify(receivedThrough)}`);
+  return time;
 }

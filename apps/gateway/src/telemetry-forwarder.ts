@@ -2,13 +2,14 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShut
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { APP_CONFIG, type GatewayConfig } from '@fleetlog/config';
-import { topicNames, type TopicNames } from '@fleetlog/contracts';
+import { topicNames, type GatewayProgress, type TopicNames } from '@fleetlog/contracts';
 import { BatchingPublisher, createIdempotentProducer, createKafka, ensureTopics } from '@fleetlog/kafka';
 import { AcknowledgingSubscriber } from '@fleetlog/mqtt';
 import { HealthRegistry, LOGGER } from '@fleetlog/observability';
 import { TelemetryIngest, deviceTopicFilter } from '@fleetlog/telemetry';
 
 const hour = 3_600_000;
+const progressIntervalMs = 1_000;
 /** As published in the telemetry schema's description. */
 const telemetryMaxNestingDepth = 32;
 
@@ -26,6 +27,7 @@ export class TelemetryForwarder implements OnApplicationBootstrap, OnApplication
   private readonly forwarded: Counter;
   private readonly rejected: Counter<'reason'>;
   private readonly kafkaAckSeconds: Histogram;
+  private progressTimer: NodeJS.Timeout | undefined;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: GatewayConfig,
@@ -108,11 +110,13 @@ export class TelemetryForwarder implements OnApplicationBootstrap, OnApplication
     const kafka = createKafka(this.config.KAFKA_BROKERS, 'fleetlog-gateway-admin', this.logger);
     await ensureTopics(kafka, this.topics);
     await this.publisher.connect();
+    this.progressTimer = setInterval(() => this.writeProgress(), progressIntervalMs);
     await this.subscriber.start();
     this.logger.info({ topics: this.topics, filter: deviceTopicFilter }, 'forwarding telemetry');
   }
 
   async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.progressTimer);
     // Stopping the subscriber waits for messages in flight, which the publisher settles once it stops resending.
     const subscriberStopped = this.subscriber.stop();
     await this.publisher.close();
@@ -140,5 +144,21 @@ export class TelemetryForwarder implements OnApplicationBootstrap, OnApplication
       this.rejected.inc({ reason: deadLetter.reason });
     }
     this.kafkaAckSeconds.observe((Date.now() - receivedAt.getTime()) / 1000);
+  }
+
+  /**
+   * Tells cep how far this gateway's messages are in the log (GatewayProgress). The record queues behind every message
+   * received so far, so once it is in the log, so are they. None is written when the gateway stops: the broker keeps
+   * its session's messages for its return, and cep must wait for them (or for the progress to expire).
+   */
+  private writeProgress(): void {
+    const progress: GatewayProgress = { receivedThrough: new Date().toISOString() };
+    this.publisher
+      .publish({
+        topic: this.topics.gatewayProgress,
+        key: this.config.MQTT_CLIENT_ID,
+        value: JSON.stringify(progress),
+      })
+      .catch(() => undefined); // refused only once closing; the next gateway start writes progress again
   }
 }

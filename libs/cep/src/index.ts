@@ -3,3 +3,4 @@ export * from './checkpoint';
 export * from './fact-plan';
 export * from './stream-processor';
 export * from './vehicle-minute';
+export * from './source-time';

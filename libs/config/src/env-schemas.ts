@@ -119,6 +119,16 @@ export const cepEnvSchema = z.object({
   /** How often wall-clock time advances the watermark of caught-up partitions (absence alerts, closing windows). */
   CEP_CLOCK_TICK_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
   /**
+   * That clock waits for every gateway's backlog to be in the log (fleet.gateway.progress), except a gateway silent
+   * for longer than this: gone, or away so long that the fleet's absence alerts should not wait for it any more.
+   */
+  CEP_GATEWAY_PROGRESS_EXPIRY_MS: z.coerce
+    .number()
+    .int()
+    .min(1_000)
+    .max(86_400_000)
+    .default(5 * 60_000),
+  /**
    * `indexed`: every telemetry record becomes a searchable document. `rollups-only`: no telemetry indexer; raw
    * readings stay in the log (replayable into an index later) and Elasticsearch gets only the per-vehicle aggregates,
    * alerts and documents the jobs write — for fleets that search minutes, not readings, at a fraction of the cost.

@@ -8,4 +8,5 @@ export * from './topics/fleet.rules/rule-record';
 export * from './topics/fleet.webhooks.targets/webhook-target';
 export * from './topics/fleet.jobs/job-record';
 export * from './topics/fleet.webhooks.retry/webhook-delivery';
+export * from './topics/fleet.gateway.progress/gateway-progress';
 export { default as telemetryMessageSchema } from './topics/fleet.telemetry/telemetry-message.v1.schema.json';

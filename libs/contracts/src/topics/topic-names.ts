@@ -9,6 +9,7 @@ export const baseTopicNames = {
   webhookTargets: 'fleet.webhooks.targets',
   jobs: 'fleet.jobs',
   webhookRetries: 'fleet.webhooks.retry',
+  gatewayProgress: 'fleet.gateway.progress',
 } as const;
 
 export type TopicKey = keyof typeof baseTopicNames;
@@ -36,6 +37,7 @@ export const topicSpecs: Record<TopicKey, TopicSpec> = {
   rules: { numPartitions: 1, configEntries: compacted },
   webhookTargets: { numPartitions: 1, configEntries: compacted },
   jobs: { numPartitions: 1, configEntries: compacted },
+  gatewayProgress: { numPartitions: 1, configEntries: compacted },
   // Deliveries owed: a week outlasts the longest retry schedule, so nothing pending is ever expired.
   webhookRetries: {
     numPartitions: 3,
