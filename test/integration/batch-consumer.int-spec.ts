@@ -81,4 +81,45 @@ describe('BatchConsumer', () => {
     expect(written.sort()).toEqual(['handled a', 'handled b', 'handled c']);
     expect(attempts).toBeGreaterThan(1);
   });
+
+  it('counts a partition being rebuilt as having records to read until the rebuild has read them', async () => {
+    const topic = `it-${id}-rebuilt`;
+    const admin = kafka().admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    const producer = kafka().producer();
+    await producer.connect();
+    await producer.send({
+      topic,
+      messages: Array.from({ length: 10 }, (_, n) => ({ value: `reading ${n}` })),
+    });
+    await producer.disconnect();
+    // A previous owner committed offset 5; state must be rebuilt from offset 0, before that commit.
+    const groupId = `it-${id}-rebuilding`;
+    await admin.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: '5' }] });
+    await admin.disconnect();
+
+    let firstBatch: (batch: { firstOffset: string; idle: unknown[] }) => void = () => undefined;
+    const handled = new Promise<{ firstOffset: string; idle: unknown[] }>(
+      (resolve) => (firstBatch = resolve),
+    );
+    const consumer: BatchConsumer = new BatchConsumer(kafka(), {
+      groupId,
+      topics: [topic],
+      fromBeginning: true,
+      maxWaitTimeInMs: 50,
+      partitionState: { assigned: () => '0', revoked: () => undefined, checkpoint: () => undefined },
+    });
+    await consumer.start(async (records) => {
+      // What cep's clock would ask between two batches: the rebuild has not been handled yet.
+      firstBatch({ firstOffset: records[0]!.offset, idle: await consumer.idlePartitions() });
+    });
+    try {
+      const { firstOffset, idle } = await handled;
+      expect(firstOffset).toBe('0');
+      expect(idle).toEqual([]);
+    } finally {
+      await consumer.stop();
+    }
+  });
 });

@@ -91,6 +91,8 @@ interface OwnedPartition extends TopicPartition {
   lastCommitted: bigint | undefined;
   /** A rebuild seek was asked for: drop fetched batches until one comes from it. */
   awaitingSeek: boolean;
+  /** The batch just fetched was dropped for the seek: its end says nothing of what has been read. */
+  droppedBatch: boolean;
   caughtUp: boolean;
   /** The next offset to read: past the last record handled, or the last transaction marker fetched. */
   readUpTo: bigint;
@@ -136,6 +138,12 @@ export class BatchConsumer {
     // reaches eachBatch; without this a partition whose log ends with one would never count as caught up.
     this.consumer.on(this.consumer.events.END_BATCH_PROCESS, ({ payload }) => {
       const owned = this.owned.get(keyOf(payload));
+      if (owned?.droppedBatch) {
+        // Else a clock tick before the rebuild's batch would find the partition read to its end (cep then advanced
+        // its event time past the records still to be rebuilt, and took them all for late).
+        owned.droppedBatch = false;
+        return;
+      }
       if (owned && !owned.awaitingSeek && BigInt(payload.lastOffset) + 1n >= BigInt(payload.highWatermark)) {
         owned.caughtUp = true;
         owned.readUpTo = BigInt(payload.lastOffset) + 1n;
@@ -278,6 +286,7 @@ export class BatchConsumer {
         committedAtAssignment: -1n,
         lastCommitted: undefined,
         awaitingSeek: false,
+        droppedBatch: false,
         caughtUp: false,
         readUpTo: -1n,
       });
@@ -316,7 +325,10 @@ export class BatchConsumer {
       // seek once this returns without resolving anything.
       const fromSeek = BigInt(batch.firstOffset() ?? batch.lastOffset()) < owned.committedAtAssignment;
       owned.awaitingSeek = false;
-      if (!fromSeek) return;
+      if (!fromSeek) {
+        owned.droppedBatch = true;
+        return;
+      }
     }
     if (batch.messages.length === 0) return;
     const records = batch.messages.map((message) => toRecord(batch.topic, batch.partition, message));
