@@ -5,14 +5,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@elastic/elasticsearch';
 import { Kafka, logLevel } from 'kafkajs';
-import {
-  topicNames,
-  type AlertMessage,
-  type GatewayProgress,
-  type TelemetryRecord,
-} from '@fleetlog/contracts';
+import { topicNames, type GatewayProgress, type TelemetryRecord } from '@fleetlog/contracts';
 import { createKafka, ensureTopics } from '@fleetlog/kafka';
 import { pino } from 'pino';
+import { AlertTail } from '../support/alert-tail';
 import { AppFleet } from '../support/app-fleet';
 import { removeNamespaceIndices } from '../support/namespace-cleanup';
 
@@ -28,8 +24,8 @@ describe('cep and the gateways’ progress', () => {
   const producer = kafka.producer();
   const elasticsearch = new Client({ node: process.env.ELASTICSEARCH_URL! });
   const apps = new AppFleet(namespace);
-  const alerts: AlertMessage[] = [];
-  const alertTail = kafka.consumer({ groupId: `${namespace}-test-alerts`, maxWaitTimeInMs: 100 });
+  const alertTail = new AlertTail(kafka, topics.alerts, `${namespace}-test-alerts`);
+  const { alerts } = alertTail;
   const rulesDir = mkdtempSync(join(tmpdir(), 'fleetlog-rules-'));
   const vehicleId = 'truck-held';
   const heldSince = Date.now();
@@ -88,27 +84,17 @@ describe('cep and the gateways’ progress', () => {
         message: '{{vehicleId}} coolant at {{coolantTempC}} °C',
       }),
     );
-    await apps
-      .launch('cep', {
-        RULES_DIR: rulesDir,
-        CEP_ALLOWED_LATENESS_MS: '1000',
-        CEP_CLOCK_TICK_MS: '200',
-        CEP_RAW_TELEMETRY: 'rollups-only',
-      })
-      .catch((error: Error) => {
-        throw new Error(`${error.message}\n${apps.recentOutput()}`);
-      });
-    await alertTail.connect();
-    await alertTail.subscribe({ topic: topics.alerts, fromBeginning: true });
-    await alertTail.run({
-      eachMessage: async ({ message }) => {
-        alerts.push(JSON.parse(message.value!.toString('utf8')) as AlertMessage);
-      },
+    await apps.launch('cep', {
+      RULES_DIR: rulesDir,
+      CEP_ALLOWED_LATENESS_MS: '1000',
+      CEP_CLOCK_TICK_MS: '200',
+      CEP_RAW_TELEMETRY: 'rollups-only',
     });
+    await alertTail.start();
   });
 
   afterAll(async () => {
-    await alertTail.disconnect();
+    await alertTail.stop();
     await producer.disconnect();
     const exitCodes = await apps.stopAll();
     await removeNamespaceIndices(elasticsearch, namespace);

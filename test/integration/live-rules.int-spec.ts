@@ -3,9 +3,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
-import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Producer } from 'kafkajs';
 import type { AlertMessage, RuleRecord, TelemetryRecord } from '@fleetlog/contracts';
 import { freePort } from '../../tools/main/app-process.ts';
+import { AlertTail } from '../support/alert-tail';
 import { AppFleet } from '../support/app-fleet';
 import { readTopic } from '../support/kafka-reader';
 import { eventually } from '../support/webhook-receiver';
@@ -27,8 +28,8 @@ describe('rules changed while cep runs', () => {
   const elasticsearch = new Client({ node: process.env.ELASTICSEARCH_URL! });
   const apps = new AppFleet(namespace);
   const producer: Producer = kafka.producer();
-  const alertTail: Consumer = kafka.consumer({ groupId: `${namespace}-test-alerts`, maxWaitTimeInMs: 100 });
-  const alerts: AlertMessage[] = [];
+  const alertTail = new AlertTail(kafka, topics.alerts, `${namespace}-test-alerts`);
+  const { alerts } = alertTail;
   const rulesDir = mkdtempSync(join(tmpdir(), 'fleetlog-rules-'));
   let metricsUrl = '';
 
@@ -83,23 +84,13 @@ describe('rules changed while cep runs', () => {
     writeFileSync(join(rulesDir, 'hot-coolant.json'), JSON.stringify(hotCoolant(1, 110)));
     const port = await freePort();
     metricsUrl = `http://127.0.0.1:${port}/metrics`;
-    await apps
-      .launch('cep', { RULES_DIR: rulesDir, CEP_ALLOWED_LATENESS_MS: '1000' }, { port })
-      .catch((error: Error) => {
-        throw new Error(`${error.message}\n${apps.recentOutput()}`);
-      });
+    await apps.launch('cep', { RULES_DIR: rulesDir, CEP_ALLOWED_LATENESS_MS: '1000' }, { port });
     await producer.connect();
-    await alertTail.connect();
-    await alertTail.subscribe({ topic: topics.alerts, fromBeginning: true });
-    await alertTail.run({
-      eachMessage: async ({ message }) => {
-        alerts.push(JSON.parse(message.value!.toString('utf8')) as AlertMessage);
-      },
-    });
+    await alertTail.start();
   });
 
   afterAll(async () => {
-    await alertTail.disconnect();
+    await alertTail.stop();
     await producer.disconnect();
     const exitCodes = await apps.stopAll();
     await removeNamespaceIndices(elasticsearch, namespace);

@@ -63,9 +63,7 @@ describe('notifier', () => {
   });
 
   function launchNotifier(label: string): Promise<AppProcess> {
-    return apps.launch('notifier', notifierEnv, { label }).catch((error: Error) => {
-      throw new Error(`${error.message}\n${apps.recentOutput()}`);
-    });
+    return apps.launch('notifier', notifierEnv, { label });
   }
 
   async function startReceiver(): Promise<{ receiver: WebhookReceiver; url: string }> {

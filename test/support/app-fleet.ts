@@ -40,7 +40,11 @@ export class AppFleet {
     void app.exited.then((code) =>
       this.output.push(`${options.label ?? name}: exited (code ${code}, signal ${app.child.signalCode})`),
     );
-    if (options.waitUntilReady ?? true) await waitUntilReady(app, `http://127.0.0.1:${port}/health`);
+    if (options.waitUntilReady ?? true) {
+      await waitUntilReady(app, `http://127.0.0.1:${port}/health`).catch((error: Error) => {
+        throw new Error(`${error.message}\n${this.recentOutput()}`);
+      });
+    }
     return app;
   }
 
