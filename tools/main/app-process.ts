@@ -77,15 +77,16 @@ export interface SupervisedApp {
 }
 
 /**
- * Runs the app as compose's `restart: unless-stopped` does: started again a second after it ends by itself. Apps end
- * on purpose when they cannot go on (a Kafka consumer that kafkajs will not restart), counting on this.
+ * Starts the app again a second after it fails: exits with an error (apps do so on purpose when they cannot go on, a
+ * Kafka consumer that kafkajs will not restart, counting on this) or is killed. An app that shut down cleanly (code 0,
+ * or ended by SIGINT or SIGTERM: Ctrl-C reaches the apps too) stays down.
  */
 export function supervise(start: () => AppProcess, onRestart: (ended: AppProcess) => void): SupervisedApp {
   let stopped = false;
   let current = start();
   const restartWhenItEnds = (app: AppProcess) =>
-    void app.exited.then(async () => {
-      if (stopped) return;
+    void app.exited.then(async (code) => {
+      if (stopped || !failed(code, app.child.signalCode)) return;
       onRestart(app);
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       if (stopped) return;
@@ -102,4 +103,8 @@ export function supervise(start: () => AppProcess, onRestart: (ended: AppProcess
       await current.stop();
     },
   };
+}
+
+function failed(code: number | null, signal: NodeJS.Signals | null): boolean {
+  return code !== 0 && signal !== 'SIGINT' && signal !== 'SIGTERM';
 }

@@ -104,7 +104,7 @@ async function main(): Promise<void> {
 }
 
 /**
- * App output goes to its log file; only warnings and errors also reach the terminal. An app that ends by itself is
+ * App output goes to its log file; only warnings and errors also reach the terminal. An app that fails is
  * started again.
  */
 function launch(name: AppName, env: NodeJS.ProcessEnv): SupervisedApp {
