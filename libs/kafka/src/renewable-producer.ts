@@ -31,15 +31,13 @@ export class RenewableProducer {
 
   /** After a failure, the caller must resend this very batch, or `renew` before sending anything else. */
   async sendBatch(batch: ProducerBatch): Promise<RecordMetadata[]> {
-    if (!this.producerConnected) await this.producer.connect();
-    return this.producer.sendBatch(batch);
+    return (await this.connectedProducer()).sendBatch(batch);
   }
 
   /** For callers that will not resend the same records: a failure renews the producer. */
   async send(record: ProducerRecord): Promise<RecordMetadata[]> {
     try {
-      if (!this.producerConnected) await this.producer.connect();
-      return await this.producer.send(record);
+      return await (await this.connectedProducer()).send(record);
     } catch (error) {
       await this.renew();
       throw error;
@@ -52,14 +50,19 @@ export class RenewableProducer {
    * bumps the epoch.
    */
   async transaction(): Promise<Transaction> {
-    if (!this.producerConnected) await this.producer.connect();
-    return this.producer.transaction();
+    return (await this.connectedProducer()).transaction();
   }
 
   /** Drops the producer for a new one, connected by the next send. */
   async renew(): Promise<void> {
     await this.producer.disconnect().catch(() => undefined);
     this.producer = this.adopt(this.create());
+  }
+
+  /** The current producer, connected first if it is new (a renewed one) or its connection attempt failed. */
+  private async connectedProducer(): Promise<Producer> {
+    if (!this.producerConnected) await this.producer.connect();
+    return this.producer;
   }
 
   private adopt(producer: Producer): Producer {
