@@ -77,7 +77,12 @@ export class FaultRun {
 
   async start(): Promise<void> {
     const webhookUrl = await this.receiver.start();
-    this.env.gateway = { MQTT_CLIENT_ID: `${this.namespace}-gateway` };
+    this.env.gateway = {
+      MQTT_CLIENT_ID: `${this.namespace}-gateway`,
+      // Long enough to ride out the broker and gateway faults. With the default day, every run left a session per
+      // fault queueing all later traffic on the shared broker, whose every-second autosave then filled the disk.
+      GATEWAY_SESSION_EXPIRY_S: '300',
+    };
     this.env.cep = { RULES_DIR: join('test', 'faults', 'rules') };
     this.env.notifier = {
       WEBHOOK_URL: webhookUrl,

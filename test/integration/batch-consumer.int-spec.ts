@@ -122,4 +122,63 @@ describe('BatchConsumer', () => {
       await consumer.stop();
     }
   });
+
+  it('hands every partition a fetch brought to the handler in one call and commits their offsets together', async () => {
+    const topic = `it-${id}-gathered`;
+    const admin = kafka().admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+    const producer = kafka().producer();
+    await producer.connect();
+    await producer.send({
+      topic,
+      messages: [0, 1, 2].flatMap((partition) =>
+        ['first', 'second'].map((value) => ({ partition, value: `${value} of ${partition}` })),
+      ),
+    });
+    await producer.disconnect();
+    const groupId = `it-${id}-gathering`;
+    const calls: string[][] = [];
+    let handledAll: () => void = () => undefined;
+    const allHandled = new Promise<void>((resolve) => (handledAll = resolve));
+    const consumer = new BatchConsumer(kafka(), {
+      groupId,
+      topics: [topic],
+      fromBeginning: true,
+      maxWaitTimeInMs: 50,
+      partitionState: { assigned: () => undefined, revoked: () => undefined, checkpoint: () => 'checkpoint' },
+    });
+    await consumer.start(async (records) => {
+      calls.push(records.map(({ value }) => value.toString()));
+      if (calls.flat().length === 6) setImmediate(handledAll);
+    });
+    try {
+      await allHandled;
+      const committed = async (): Promise<
+        Array<{ partition: number; offset: string; metadata: string | null }>
+      > => {
+        const [{ partitions }] = await admin.fetchOffsets({ groupId, topics: [topic] });
+        if (partitions.some(({ offset }) => offset !== '2')) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          return committed();
+        }
+        return partitions;
+      };
+      const offsets = await committed();
+      expect(calls).toEqual([
+        expect.arrayContaining(
+          [0, 1, 2].flatMap((partition) => [`first of ${partition}`, `second of ${partition}`]),
+        ),
+      ]);
+      for (const partition of [0, 1, 2]) {
+        expect(calls[0]!.indexOf(`first of ${partition}`)).toBeLessThan(
+          calls[0]!.indexOf(`second of ${partition}`),
+        );
+      }
+      expect(offsets.map(({ metadata }) => metadata)).toEqual(['checkpoint', 'checkpoint', 'checkpoint']);
+    } finally {
+      await consumer.stop();
+      await admin.disconnect();
+    }
+  });
 });

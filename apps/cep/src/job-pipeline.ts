@@ -195,7 +195,7 @@ export class JobPipeline {
       // Alerts they would have raised are missed: an operator must be able to tell from the log.
       this.logger.warn(
         {
-          partition: records[0]!.partition,
+          partitions: [...new Set(records.map(({ partition }) => partition))],
           late: processed.late,
           allowedLatenessMs: this.dependencies.config.CEP_ALLOWED_LATENESS_MS,
         },

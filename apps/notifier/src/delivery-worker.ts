@@ -94,6 +94,8 @@ export class DeliveryWorker {
           const record = JSON.parse(message.value.toString('utf8')) as WebhookDeliveryRecord;
           this.ledger.read(batch.partition, BigInt(message.offset), message.key.toString('utf8'), record);
         }
+        // A new delivery is due at once: waiting for the poller would add up to its interval to every webhook.
+        this.attemptDue();
       },
     });
     this.poller = setInterval(() => this.attemptDue(), pollIntervalMs);

@@ -26,6 +26,7 @@ export interface OutboundRecord {
 }
 
 /**
+ * `records`: what one fetch brought, from one or several partitions, in log order within each partition.
  * `heartbeat` keeps the group membership alive during long work (slow sinks, webhook retries). Returned records
  * are produced in the same Kafka transaction as the offset commit (needs `transactionalProducer`).
  */
@@ -99,9 +100,9 @@ interface OwnedPartition extends TopicPartition {
 }
 
 /**
- * A kafkajs consumer driven batch by batch, committing a batch's offsets only after the handler has finished with
- * every record in it (sinks confirmed). A handler that throws makes kafkajs fetch the batch again: at-least-once.
- * Batches and `exclusive` work run one at a time, so offset commits never go backwards.
+ * A kafkajs consumer driven fetch by fetch, committing the offsets of a fetch's batches only after the handler has
+ * finished with every record in them (sinks confirmed). A handler that throws makes kafkajs fetch them again:
+ * at-least-once. Fetches and `exclusive` work run one at a time, so offset commits never go backwards.
  */
 export class BatchConsumer {
   private readonly consumer: Consumer;
@@ -111,6 +112,8 @@ export class BatchConsumer {
   /** Set once `stop` is called: a takeover still under way must not seek on a consumer that has left. */
   private stopping = false;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Batches of the fetch being handed over, handled together once all have arrived (see `gather`). */
+  private gathered: GatheredBatch[] = [];
   private readonly producer: RenewableProducer | undefined;
 
   constructor(
@@ -194,7 +197,8 @@ export class BatchConsumer {
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      eachBatch: (payload) => this.exclusive(() => this.handleBatch(payload, handle)),
+      partitionsConsumedConcurrently: partitionsGatheredPerFetch,
+      eachBatch: (payload) => this.gather(payload, handle),
     });
   }
 
@@ -316,42 +320,84 @@ export class BatchConsumer {
     }
   }
 
-  private async handleBatch(payload: EachBatchPayload, handle: BatchHandler): Promise<void> {
-    const { batch } = payload;
-    const owned = this.owned.get(keyOf(batch));
-    await owned?.ready;
-    if (owned?.awaitingSeek) {
-      // Fetched from the committed offset before the rebuild seek took effect: kafkajs fetches again from the
-      // seek once this returns without resolving anything.
-      const fromSeek = BigInt(batch.firstOffset() ?? batch.lastOffset()) < owned.committedAtAssignment;
-      owned.awaitingSeek = false;
-      if (!fromSeek) {
-        owned.droppedBatch = true;
-        return;
+  /**
+   * kafkajs hands a fetch's batches to its workers in one go, so the batches of one fetch arrive in the same turn of
+   * the event loop. They are handled as one: the handler gets every partition's records in one call, and their
+   * offsets are committed together. One sink write and one commit per fetch instead of one per partition in turn,
+   * which made a record wait for the writes and commits of every partition fetched ahead of it.
+   */
+  private gather(payload: EachBatchPayload, handle: BatchHandler): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.gathered.length === 0) {
+        setImmediate(() => {
+          const gathered = this.gathered;
+          this.gathered = [];
+          this.exclusive(() =>
+            this.handleBatches(
+              gathered.map(({ payload }) => payload),
+              handle,
+            ),
+          ).then(
+            () => gathered.forEach((batch) => batch.resolve()),
+            (error: unknown) => gathered.forEach((batch) => batch.reject(error)),
+          );
+        });
       }
+      this.gathered.push({ payload, resolve, reject });
+    });
+  }
+
+  private async handleBatches(payloads: EachBatchPayload[], handle: BatchHandler): Promise<void> {
+    const taken: TakenBatch[] = [];
+    for (const payload of payloads) {
+      const { batch } = payload;
+      const owned = this.owned.get(keyOf(batch));
+      await owned?.ready;
+      if (owned?.awaitingSeek) {
+        // Fetched from the committed offset before the rebuild seek took effect: kafkajs fetches again from the
+        // seek once this returns without resolving anything.
+        const fromSeek = BigInt(batch.firstOffset() ?? batch.lastOffset()) < owned.committedAtAssignment;
+        owned.awaitingSeek = false;
+        if (!fromSeek) {
+          owned.droppedBatch = true;
+          continue;
+        }
+      }
+      if (batch.messages.length > 0) taken.push({ payload, owned, next: BigInt(batch.lastOffset()) + 1n });
     }
-    if (batch.messages.length === 0) return;
-    const records = batch.messages.map((message) => toRecord(batch.topic, batch.partition, message));
-    const next = BigInt(batch.lastOffset()) + 1n;
+    if (taken.length === 0) return;
+    const records = taken.flatMap(({ payload: { batch } }) =>
+      batch.messages.map((message) => toRecord(batch.topic, batch.partition, message)),
+    );
+    const heartbeat = () => taken[0]!.payload.heartbeat();
+    // Re-read records of a rebuild lie below what the previous owner committed: never commit backwards.
+    const advancing = taken.filter(({ owned, next }) => !owned || next > owned.committedAtAssignment);
     try {
-      const outbound = await handle(records, () => payload.heartbeat());
-      // Re-read records of a rebuild lie below what the previous owner committed: never commit backwards.
-      if (!owned || next > owned.committedAtAssignment) {
-        const offset = { topic: batch.topic, partition: batch.partition, offset: next.toString() };
-        await this.commit([{ ...offset, metadata: this.metadataFor(batch) }], outbound ?? []);
-        if (owned) owned.lastCommitted = next;
+      const outbound = await handle(records, heartbeat);
+      if (advancing.length > 0) {
+        await this.commit(
+          advancing.map(({ payload: { batch }, next }) => ({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: next.toString(),
+            metadata: this.metadataFor(batch),
+          })),
+          outbound ?? [],
+        );
       }
     } catch (error) {
-      // kafkajs fetches the batch again, but the state already took it in: rebuild it as a new owner would.
-      if (owned) this.rebuild(owned);
+      // kafkajs fetches the batches again, but the state already took them in: rebuild it as a new owner would.
+      for (const { owned } of taken) if (owned) this.rebuild(owned);
       throw error;
     }
-    payload.resolveOffset(batch.lastOffset());
-    if (owned) {
-      owned.caughtUp = next >= BigInt(batch.highWatermark);
+    for (const { payload, owned, next } of taken) {
+      payload.resolveOffset(payload.batch.lastOffset());
+      if (!owned) continue;
+      if (advancing.some((batch) => batch.owned === owned)) owned.lastCommitted = next;
+      owned.caughtUp = next >= BigInt(payload.batch.highWatermark);
       owned.readUpTo = next;
     }
-    await payload.heartbeat();
+    await heartbeat();
   }
 
   private async commit(offsets: CommittedOffset[], outbound: OutboundRecord[]): Promise<void> {
@@ -414,8 +460,26 @@ export class BatchConsumer {
   }
 }
 
+/**
+ * kafkajs workers, so batches a fetch brings: more than a member of our groups owns partitions of. Any beyond it are
+ * handled in the next gathering.
+ */
+const partitionsGatheredPerFetch = 64;
 const maxTransactionAttempts = 10;
 const transactionBackoff = { initialMs: 20, maxMs: 1_000 };
+
+interface GatheredBatch {
+  payload: EachBatchPayload;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+interface TakenBatch {
+  payload: EachBatchPayload;
+  owned: OwnedPartition | undefined;
+  /** The offset to commit once its records are handled. */
+  next: bigint;
+}
 
 interface CommittedOffset extends TopicPartition {
   offset: string;
