@@ -59,7 +59,10 @@ export class CompactedTopicTable<T> {
   ) {
     this.consumer = kafka.consumer({
       groupId: `${options.groupPrefix}-${randomUUID()}`,
-      maxWaitTimeInMs: 100,
+      // The broker answers a waiting fetch as soon as a record arrives, so the wait adds no latency to a change;
+      // it only sets how often an idle table asks again. These tables change rarely, and this reader never commits
+      // (a commit would queue behind the waiting fetch on the same connection).
+      maxWaitTimeInMs: 1_000,
     });
   }
 
