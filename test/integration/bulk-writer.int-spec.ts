@@ -66,4 +66,34 @@ describe('BulkWriter', () => {
     expect(failure).toBeInstanceOf(BulkWriteError);
     expect(failure).toMatchObject({ retriable: true });
   });
+
+  it('splits a large write into bulk requests of bounded size, heartbeating between them, and stores every document', async () => {
+    const bounded = new BulkWriter(elasticsearch, {
+      maxAttempts: 3,
+      backoff: { initialMs: 10, maxMs: 50 },
+      maxDocumentsPerRequest: 10,
+    });
+    const requests: number[] = [];
+    elasticsearch.diagnostic.on('request', (_error, event) => {
+      const { path, body } = event?.meta.request.params ?? {};
+      if (path === '/_bulk' && typeof body === 'string')
+        requests.push(body.split('\n').filter(Boolean).length / 2);
+    });
+    let heartbeats = 0;
+    const writes = Array.from({ length: 25 }, (_, n) => ({
+      index,
+      id: `split-${n}`,
+      document: { speedKph: n },
+      action: 'create' as const,
+    }));
+    expect(await bounded.write(writes, async () => void heartbeats++)).toEqual([]);
+    await elasticsearch.indices.refresh({ index });
+    const stored = await elasticsearch.count({
+      index,
+      query: { ids: { values: writes.map(({ id }) => id) } },
+    });
+    expect(stored.count).toBe(25);
+    expect(requests).toEqual([10, 10, 5]);
+    expect(heartbeats).toBe(2);
+  });
 });

@@ -19,7 +19,16 @@ export interface RejectedWrite {
 export interface BulkWriterOptions {
   maxAttempts: number;
   backoff: BackoffPolicy;
+  /** The most documents in one bulk request (default 5,000, a few MB of telemetry); larger writes are split. */
+  maxDocumentsPerRequest?: number;
 }
+
+/**
+ * A consumer far behind hands over whole fetches (cep: up to 8 MiB per partition, all partitions at once), tens of
+ * MB. As one request that took Elasticsearch (512 MB heap here) longer than the client's 30 s timeout, and the
+ * retry sent it all again: the consumer never caught up.
+ */
+const defaultMaxDocumentsPerRequest = 5_000;
 
 export class BulkWriteError extends Error {
   constructor(
@@ -47,7 +56,7 @@ const isRetriableStatus = (status: number | undefined) =>
 const isBlocked = (error: estypes.ErrorCause) => error.type === 'cluster_block_exception';
 
 /**
- * One bulk request per call with explicit ids, checking every item: items rejected for load or by a write block, and
+ * Bulk requests of bounded size with explicit ids, checking every item: items rejected for load or by a write block, and
  * requests that got no answer, are retried with backoff and jitter; a 409 on `create` counts as written. It resolves only when every document is stored or
  * returned as rejected for good (the caller parks those), so the caller may commit the Kafka offsets behind them;
  * otherwise it throws and the caller must not commit.
@@ -59,18 +68,25 @@ export class BulkWriter {
   ) {}
 
   /**
-   * `whileWaiting` runs between attempts: a Kafka consumer's heartbeat, so that waiting out an Elasticsearch restart
-   * does not also cost the consumer its group membership (and the partitions a rebuild from the log).
+   * `whileWaiting` runs between requests and attempts: a Kafka consumer's heartbeat, so that a long write or waiting
+   * out an Elasticsearch restart does not also cost the consumer its group membership (and the partitions a rebuild
+   * from the log).
    */
   async write(
     writes: readonly DocumentWrite[],
     whileWaiting: () => Promise<void> = async () => undefined,
   ): Promise<RejectedWrite[]> {
     const rejected: RejectedWrite[] = [];
+    const perRequest = this.options.maxDocumentsPerRequest ?? defaultMaxDocumentsPerRequest;
     let pending = writes;
     for (let attempt = 1; pending.length > 0; attempt++) {
-      const { retry, fatal } = await this.attempt(pending);
-      rejected.push(...fatal);
+      const retry: DocumentWrite[] = [];
+      for (let start = 0; start < pending.length; start += perRequest) {
+        if (start > 0) await whileWaiting();
+        const outcome = await this.attempt(pending.slice(start, start + perRequest));
+        retry.push(...outcome.retry);
+        rejected.push(...outcome.fatal);
+      }
       if (retry.length > 0 && attempt >= this.options.maxAttempts) {
         throw new BulkWriteError(`${retry.length} document(s) still refused after ${attempt} attempts`, true);
       }
