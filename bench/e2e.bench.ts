@@ -48,6 +48,7 @@ const modes = (process.env.BENCH_E2E_MODES ?? 'indexed,rollups-only').split(',')
 /** Latencies of the first seconds of a step (the new vehicles' first readings, connections opening) are left out. */
 const settleSeconds = 5;
 const alertsPerSecond = 20;
+const warmUpRate = 5_000;
 const ramps: Record<Mode, number[]> = {
   indexed: [1_000, 5_000, 10_000, 12_500, 15_000, 17_500, 20_000, 25_000, 30_000],
   'rollups-only': [10_000, 15_000, 20_000, 25_000, 30_000, 40_000, 50_000],
@@ -374,30 +375,33 @@ async function runStep(pipeline: Pipeline, rate: number, seconds: number, phase:
 }
 
 /**
- * Light traffic until a burst goes through promptly: every consumer group reads all of it and its webhooks arrive
- * within a few seconds. Right after Kafka starts, its group coordinators load for a minute or more (members join,
- * are forgotten, rejoin), and the first steps measured that instead of the pipeline.
+ * Bursts of traffic until one goes through promptly: every consumer group has read all of it, and its webhooks
+ * arrived, within 2 s of its end. Right after the stack starts, Kafka's group coordinators are still loading and the
+ * JVMs are cold: in runs started then, Elasticsearch took twice the CPU per document, and the telemetry indexer fell
+ * 20,000 to 60,000 records behind at 1,000 and 5,000 ev/s that it kept up with a few minutes later. The steps are to
+ * measure the pipeline, not its first minutes. Returns how long each burst took to settle.
  */
-async function warmUp(pipeline: Pipeline): Promise<void> {
+async function warmUp(pipeline: Pipeline): Promise<number[]> {
   const deadline = Date.now() + 5 * 60_000;
+  const settled: number[] = [];
   const publisher = await LoadPublisher.connect({
     mqttUrl: mosquitto.url,
     clientIdPrefix: `${pipeline.namespace}-warm-up`,
     fleetId: 'e2e-warm-up',
-    connections: 1,
-    vehicles: 100,
+    connections: 2,
+    vehicles: warmUpRate,
     maxUnacknowledgedPerConnection: 2_000,
     maxBacklog: Number.MAX_SAFE_INTEGER,
-    alertEvery: 10,
+    alertEvery: Math.round(warmUpRate / alertsPerSecond),
   });
   try {
     while (Date.now() < deadline) {
       const webhooksBefore = pipeline.webhookLatency.length;
-      publisher.start(100, () => 0);
-      await sleep(3_000);
+      publisher.start(warmUpRate, () => 0);
+      await sleep(10_000);
       await publisher.pause();
       const burstEnded = Date.now();
-      while (Date.now() - burstEnded < 30_000) {
+      while (Date.now() - burstEnded < 60_000) {
         const lag = await pipeline.lagNow();
         if (
           Object.values(lag).every((records) => records === 0) &&
@@ -406,11 +410,14 @@ async function warmUp(pipeline: Pipeline): Promise<void> {
           break;
         await sleep(250);
       }
-      const settledInMs = Date.now() - burstEnded;
-      process.stdout.write(`warm-up burst settled in ${settledInMs} ms\n`);
-      if (settledInMs < 5_000) return;
+      settled.push(Date.now() - burstEnded);
+      process.stdout.write(
+        `warm-up: a 10 s burst at ${warmUpRate} ev/s settled ${settled.at(-1)} ms after it\n`,
+      );
+      if (settled.at(-1)! < 2_000) return settled;
     }
-    throw new Error('the pipeline did not settle within 5 minutes of warm-up');
+    process.stdout.write('warm-up: not settled after 5 minutes; measuring anyway\n');
+    return settled;
   } finally {
     await publisher.close();
   }
@@ -496,11 +503,12 @@ function markdownTable(results: StepResult[]): string {
 const results: StepResult[] = [];
 const lagSeries: Array<{ name: string; points: Array<[number, number]> }> = [];
 const benchStartedAt = Date.now();
+const warmUpSettledMs: Partial<Record<Mode, number[]>> = {};
 for (const mode of modes) {
   const pipeline = new Pipeline(mode);
   await pipeline.start();
   try {
-    await warmUp(pipeline);
+    warmUpSettledMs[mode] = await warmUp(pipeline);
     let highestSustained: number | undefined;
     // Kept up with (rate achieved, lag bounded), even if latency was over the line: what the soak falls back to.
     let highestKeptUp: number | undefined;
@@ -571,7 +579,8 @@ writeFileSync(
 writeReport('e2e', {
   machine: machineDescription(loadAtStart),
   command: 'npm run bench:e2e',
-  settings: { stepSeconds, soakSeconds, modes, alertsPerSecond, settleSeconds },
+  settings: { stepSeconds, soakSeconds, modes, alertsPerSecond, settleSeconds, warmUpRate },
+  warmUpSettledMs,
   results,
   lag: lagSeries,
 });
