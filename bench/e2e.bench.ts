@@ -187,6 +187,13 @@ class Pipeline {
     this.sampler = setInterval(() => void this.sample(), 1_000);
   }
 
+  /** Apps that ended on their own (cep and the notifier exit when a consumer cannot go on): no supervisor here. */
+  exitedApps(): AppName[] {
+    return [...this.apps]
+      .filter(([, app]) => app.child.exitCode !== null || app.child.signalCode !== null)
+      .map(([name]) => name);
+  }
+
   pids(): Map<string, number> {
     const pids = new Map(stackPids);
     for (const [name, app] of this.apps) pids.set(name, app.child.pid!);
@@ -367,6 +374,7 @@ async function runStep(pipeline: Pipeline, rate: number, seconds: number, phase:
     !(result.latencyMs.alertIndexed.p99Ms < 1_000) &&
       `p99 publish→alert indexed ${result.latencyMs.alertIndexed.p99Ms} ms`,
     result.lost > 0 && `${result.lost} readings lost`,
+    ...pipeline.exitedApps().map((name) => `${name} exited`),
   ].filter((reason): reason is string => typeof reason === 'string');
   result.sustained = reasons.length === 0;
   if (!result.sustained) result.notSustainedBecause = reasons.join('; ');

@@ -45,8 +45,8 @@ export function sampleUsage(pids: Map<string, number>): UsageSample {
   const measured = new Set(pids.values());
   for (const [name, pid] of pids) {
     const ticks = processTree(pid, measured).reduce((sum, member) => {
-      const fields = statFields(member);
-      return sum + Number(fields[11]) + Number(fields[12]);
+      const fields = readIfRunning(() => statFields(member));
+      return fields ? sum + Number(fields[11]) + Number(fields[12]) : sum;
     }, 0);
     cpuSeconds.set(name, ticks / ticksPerSecond);
   }
@@ -70,11 +70,28 @@ export function coresUsed(from: UsageSample, to: UsageSample): Record<string, nu
   return cores;
 }
 
+/**
+ * What `read` returns, or undefined for a process that has ended (its /proc entry is gone): a bench reports an app
+ * that exited as a failure of the step rather than crashing on its next sample.
+ */
+function readIfRunning<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch (error) {
+    if (
+      (error as NodeJS.ErrnoException).code === 'ENOENT' ||
+      (error as NodeJS.ErrnoException).code === 'ESRCH'
+    )
+      return undefined;
+    throw error;
+  }
+}
+
 /** Resident memory of the process and its descendants (but those in `separate`). */
 export function residentMiB(pid: number, separate: ReadonlySet<number> = new Set()): number {
   const kibibytes = processTree(pid, separate).reduce((sum, member) => {
-    const status = readFileSync(`/proc/${member}/status`, 'utf8');
-    return sum + Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? Number.NaN);
+    const status = readIfRunning(() => readFileSync(`/proc/${member}/status`, 'utf8'));
+    return status === undefined ? sum : sum + Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? Number.NaN);
   }, 0);
   return kibibytes / 1024;
 }

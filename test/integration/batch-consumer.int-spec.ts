@@ -181,4 +181,54 @@ describe('BatchConsumer', () => {
       await admin.disconnect();
     }
   });
+
+  it('commits a fetch whose outputs exceed what the broker takes in one request, each output exactly once', async () => {
+    const source = `it-${id}-fanned-in`;
+    const fannedOut = `it-${id}-fanned-out`;
+    const admin = kafka().admin();
+    await admin.connect();
+    await admin.createTopics({
+      topics: [
+        { topic: source, numPartitions: 1 },
+        { topic: fannedOut, numPartitions: 1 },
+      ],
+      waitForLeaders: true,
+    });
+    const producer = kafka().producer();
+    await producer.connect();
+    await producer.send({ topic: source, messages: [{ key: 'alert', value: 'one alert, many targets' }] });
+    await producer.disconnect();
+    const groupId = `it-${id}-fanning`;
+    const consumer = new BatchConsumer(kafka(), {
+      groupId,
+      topics: [source],
+      fromBeginning: true,
+      maxWaitTimeInMs: 50,
+      transactionalProducer: () => createTransactionalProducer(kafka(), `${groupId}-0`),
+    });
+    // 3,000 outputs of 1 KB: three times the broker's default limit for one partition's batch in one request.
+    await consumer.start(async () =>
+      Array.from({ length: 3_000 }, (_, n) => ({
+        topic: fannedOut,
+        key: `target-${n}`,
+        value: 'x'.repeat(1_000),
+      })),
+    );
+    try {
+      const committed = async (): Promise<void> => {
+        const [{ partitions }] = await admin.fetchOffsets({ groupId, topics: [source] });
+        if (partitions[0]!.offset !== '1') {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          return committed();
+        }
+      };
+      await committed();
+    } finally {
+      await consumer.stop();
+      await admin.disconnect();
+    }
+    const written = await readTopicToEnd(fannedOut, 60_000);
+    expect(new Set(written.map(({ key }) => key?.toString())).size).toBe(3_000);
+    expect(written).toHaveLength(3_000);
+  });
 });

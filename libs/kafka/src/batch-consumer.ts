@@ -8,6 +8,7 @@ import type {
   Producer,
 } from 'kafkajs';
 import { backoffDelay, sleep } from '@fleetlog/resilience';
+import { inRunsOfAtMost, maxProduceRequestBytes } from './produce-size';
 import { RenewableProducer } from './renewable-producer';
 
 export interface ConsumedRecord {
@@ -439,7 +440,8 @@ export class BatchConsumer {
     const transaction = await producer.transaction();
     try {
       for (const [topic, records] of groupByTopic(outbound)) {
-        await transaction.send({ topic, messages: records.map(({ key, value }) => ({ key, value })) });
+        for (const run of inRunsOfAtMost(records, maxProduceRequestBytes))
+          await transaction.send({ topic, messages: run.map(({ key, value }) => ({ key, value })) });
       }
       await transaction.sendOffsets({
         consumerGroupId: this.options.groupId,

@@ -104,6 +104,18 @@ describe('BatchingPublisher', () => {
     await Promise.all(publishes);
   });
 
+  it('sends a batch once its records reach the size the broker takes, before the linger time or the record limit', async () => {
+    const large = (key: string) => ({ topic: 'fleet.telemetry', key, value: 'x'.repeat(300 * 1024) });
+    const publishes = ['a', 'b', 'c'].map((key) => publisher.publish(large(key)));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(producer.batches.map(keysOf)).toEqual([['a', 'b']]);
+    producer.acknowledgeNext();
+    await afterLinger();
+    expect(producer.batches.map(keysOf)).toEqual([['a', 'b'], ['c']]);
+    producer.acknowledgeNext();
+    await Promise.all(publishes);
+  });
+
   it('resends a refused batch unchanged before anything published after it, keeping its sequence numbers valid', async () => {
     let acknowledged = 0;
     const first = ['a', 'b'].map((key) => publisher.publish(record(key)).then(() => acknowledged++));

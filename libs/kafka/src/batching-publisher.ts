@@ -1,6 +1,7 @@
 import type { Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { backoffDelay, sleep, type BackoffPolicy } from '@fleetlog/resilience';
+import { maxProduceRequestBytes, recordBytes } from './produce-size';
 import { RenewableProducer } from './renewable-producer';
 
 export interface OutgoingRecord {
@@ -44,6 +45,7 @@ const producerStateLost = new Set([
 export class BatchingPublisher {
   private readonly producer: RenewableProducer;
   private queue: Pending[] = [];
+  private queuedBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private sending: Promise<void> = Promise.resolve();
   private closing = false;
@@ -67,7 +69,10 @@ export class BatchingPublisher {
   publish(record: OutgoingRecord): Promise<void> {
     return new Promise((acknowledged, failed) => {
       this.queue.push({ ...record, acknowledged, failed });
-      if (this.queue.length >= this.options.maxBatchRecords) this.flush();
+      this.queuedBytes += recordBytes(record);
+      // Bounded in bytes too: a batch the broker refuses as too large would be resent unchanged for ever.
+      if (this.queue.length >= this.options.maxBatchRecords || this.queuedBytes >= maxProduceRequestBytes)
+        this.flush();
       else this.timer ??= setTimeout(() => this.flush(), this.options.lingerMs);
     });
   }
@@ -89,6 +94,7 @@ export class BatchingPublisher {
     if (this.queue.length === 0) return;
     const batch = this.queue;
     this.queue = [];
+    this.queuedBytes = 0;
     this.sending = this.sending.then(() => this.sendUntilAcknowledged(batch));
   }
 

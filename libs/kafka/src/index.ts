@@ -4,3 +4,4 @@ export * from './kafka-client';
 export * from './topics';
 export * from './compacted-topic-table';
 export * from './renewable-producer';
+export * from './produce-size';
