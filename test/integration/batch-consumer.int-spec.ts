@@ -1,11 +1,40 @@
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type Message } from 'kafkajs';
 import { BatchConsumer, createTransactionalProducer } from '@fleetlog/kafka';
 import { AnswerDroppingSockets } from '../support/answer-dropping-sockets';
 import { readTopicToEnd } from '../support/kafka-reader';
 
 const brokers = () => process.env.KAFKA_BROKERS!.split(',');
 const kafka = () => new Kafka({ brokers: brokers(), logLevel: logLevel.NOTHING });
+const createdTopics: string[] = [];
+
+async function createTopics(...topics: Array<{ topic: string; numPartitions: number }>): Promise<void> {
+  const admin = kafka().admin();
+  await admin.connect();
+  await admin.createTopics({ topics, waitForLeaders: true }).finally(() => admin.disconnect());
+  createdTopics.push(...topics.map(({ topic }) => topic));
+}
+
+async function append(topic: string, messages: Message[]): Promise<void> {
+  const producer = kafka().producer();
+  await producer.connect();
+  await producer.send({ topic, messages }).finally(() => producer.disconnect());
+}
+
+/** The group's committed offsets of `topic`, once every partition's has reached `offset`. */
+async function committedAt(groupId: string, topic: string, offset: string) {
+  const admin = kafka().admin();
+  await admin.connect();
+  try {
+    for (;;) {
+      const [{ partitions }] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      if (partitions.every((partition) => partition.offset === offset)) return partitions;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
 
 /** cep's and the notifier's way of consuming, against a real broker that wrote a batch whose answer never arrived. */
 describe('BatchConsumer', () => {
@@ -14,26 +43,17 @@ describe('BatchConsumer', () => {
   const output = `it-${id}-produced`;
 
   beforeAll(async () => {
-    const admin = kafka().admin();
-    await admin.connect();
-    await admin.createTopics({
-      topics: [
-        { topic: input, numPartitions: 1 },
-        { topic: output, numPartitions: 1 },
-      ],
-      waitForLeaders: true,
-    });
-    await admin.disconnect();
-    const producer = kafka().producer();
-    await producer.connect();
-    await producer.send({ topic: input, messages: ['a', 'b', 'c'].map((value) => ({ key: value, value })) });
-    await producer.disconnect();
+    await createTopics({ topic: input, numPartitions: 1 }, { topic: output, numPartitions: 1 });
+    await append(
+      input,
+      ['a', 'b', 'c'].map((value) => ({ key: value, value })),
+    );
   });
 
   afterAll(async () => {
     const admin = kafka().admin();
     await admin.connect();
-    await admin.deleteTopics({ topics: [input, output] }).finally(() => admin.disconnect());
+    await admin.deleteTopics({ topics: createdTopics }).finally(() => admin.disconnect());
   });
 
   it('makes the records of a transaction whose produce answer was lost visible exactly once', async () => {
@@ -63,16 +83,7 @@ describe('BatchConsumer', () => {
     });
     try {
       await allCommitted;
-      const admin = kafka().admin();
-      await admin.connect();
-      const waitForCommit = async (): Promise<void> => {
-        const [{ partitions }] = await admin.fetchOffsets({ groupId, topics: [input] });
-        if (partitions[0].offset !== '3') {
-          await new Promise((resolve) => setTimeout(resolve, 100));
-          return waitForCommit();
-        }
-      };
-      await waitForCommit().finally(() => admin.disconnect());
+      await committedAt(groupId, input, '3');
     } finally {
       await consumer.stop();
     }
@@ -84,20 +95,18 @@ describe('BatchConsumer', () => {
 
   it('counts a partition being rebuilt as having records to read until the rebuild has read them', async () => {
     const topic = `it-${id}-rebuilt`;
-    const admin = kafka().admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
-    const producer = kafka().producer();
-    await producer.connect();
-    await producer.send({
+    await createTopics({ topic, numPartitions: 1 });
+    await append(
       topic,
-      messages: Array.from({ length: 10 }, (_, n) => ({ value: `reading ${n}` })),
-    });
-    await producer.disconnect();
+      Array.from({ length: 10 }, (_, n) => ({ value: `reading ${n}` })),
+    );
     // A previous owner committed offset 5; state must be rebuilt from offset 0, before that commit.
     const groupId = `it-${id}-rebuilding`;
-    await admin.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: '5' }] });
-    await admin.disconnect();
+    const admin = kafka().admin();
+    await admin.connect();
+    await admin
+      .setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: '5' }] })
+      .finally(() => admin.disconnect());
 
     let firstBatch: (batch: { firstOffset: string; idle: unknown[] }) => void = () => undefined;
     const handled = new Promise<{ firstOffset: string; idle: unknown[] }>(
@@ -125,18 +134,13 @@ describe('BatchConsumer', () => {
 
   it('hands every partition a fetch brought to the handler in one call and commits their offsets together', async () => {
     const topic = `it-${id}-gathered`;
-    const admin = kafka().admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
-    const producer = kafka().producer();
-    await producer.connect();
-    await producer.send({
+    await createTopics({ topic, numPartitions: 3 });
+    await append(
       topic,
-      messages: [0, 1, 2].flatMap((partition) =>
+      [0, 1, 2].flatMap((partition) =>
         ['first', 'second'].map((value) => ({ partition, value: `${value} of ${partition}` })),
       ),
-    });
-    await producer.disconnect();
+    );
     const groupId = `it-${id}-gathering`;
     const calls: string[][] = [];
     let handledAll: () => void = () => undefined;
@@ -154,17 +158,7 @@ describe('BatchConsumer', () => {
     });
     try {
       await allHandled;
-      const committed = async (): Promise<
-        Array<{ partition: number; offset: string; metadata: string | null }>
-      > => {
-        const [{ partitions }] = await admin.fetchOffsets({ groupId, topics: [topic] });
-        if (partitions.some(({ offset }) => offset !== '2')) {
-          await new Promise((resolve) => setTimeout(resolve, 100));
-          return committed();
-        }
-        return partitions;
-      };
-      const offsets = await committed();
+      const offsets = await committedAt(groupId, topic, '2');
       expect(calls).toEqual([
         expect.arrayContaining(
           [0, 1, 2].flatMap((partition) => [`first of ${partition}`, `second of ${partition}`]),
@@ -178,26 +172,14 @@ describe('BatchConsumer', () => {
       expect(offsets.map(({ metadata }) => metadata)).toEqual(['checkpoint', 'checkpoint', 'checkpoint']);
     } finally {
       await consumer.stop();
-      await admin.disconnect();
     }
   });
 
   it('commits a fetch whose outputs exceed what the broker takes in one request, each output exactly once', async () => {
     const source = `it-${id}-fanned-in`;
     const fannedOut = `it-${id}-fanned-out`;
-    const admin = kafka().admin();
-    await admin.connect();
-    await admin.createTopics({
-      topics: [
-        { topic: source, numPartitions: 1 },
-        { topic: fannedOut, numPartitions: 1 },
-      ],
-      waitForLeaders: true,
-    });
-    const producer = kafka().producer();
-    await producer.connect();
-    await producer.send({ topic: source, messages: [{ key: 'alert', value: 'one alert, many targets' }] });
-    await producer.disconnect();
+    await createTopics({ topic: source, numPartitions: 1 }, { topic: fannedOut, numPartitions: 1 });
+    await append(source, [{ key: 'alert', value: 'one alert, many targets' }]);
     const groupId = `it-${id}-fanning`;
     const consumer = new BatchConsumer(kafka(), {
       groupId,
@@ -215,17 +197,9 @@ describe('BatchConsumer', () => {
       })),
     );
     try {
-      const committed = async (): Promise<void> => {
-        const [{ partitions }] = await admin.fetchOffsets({ groupId, topics: [source] });
-        if (partitions[0]!.offset !== '1') {
-          await new Promise((resolve) => setTimeout(resolve, 100));
-          return committed();
-        }
-      };
-      await committed();
+      await committedAt(groupId, source, '1');
     } finally {
       await consumer.stop();
-      await admin.disconnect();
     }
     const written = await readTopicToEnd(fannedOut, 60_000);
     expect(new Set(written.map(({ key }) => key?.toString())).size).toBe(3_000);

@@ -78,16 +78,19 @@ export class DeliveryLedger {
     for (const { due } of this.inFlight.values()) {
       inFlightByTarget.set(due.targetId, (inFlightByTarget.get(due.targetId) ?? 0) + 1);
     }
-    const due = [...this.owed.values()]
-      .filter(
-        (delivery) =>
-          this.progress.get(delivery.partition)?.caughtUp === true &&
-          !this.inFlight.has(delivery.key) &&
-          Date.parse(delivery.due.dueAt) <= now.getTime(),
-      )
-      .sort((a, b) => Date.parse(a.due.dueAt) - Date.parse(b.due.dueAt));
+    // Called several times a second with thousands owed after an outage: one pass, each due time parsed once, and
+    // nothing sorted for targets already at their limit (sorting them all had the notifier spend a core on it).
+    const due: Array<{ dueAt: number; delivery: OwedDelivery }> = [];
+    for (const delivery of this.owed.values()) {
+      if ((inFlightByTarget.get(delivery.due.targetId) ?? 0) >= maxInFlightPerTarget) continue;
+      if (this.inFlight.has(delivery.key) || this.progress.get(delivery.partition)?.caughtUp !== true)
+        continue;
+      const dueAt = Date.parse(delivery.due.dueAt);
+      if (dueAt <= now.getTime()) due.push({ dueAt, delivery });
+    }
+    due.sort((a, b) => a.dueAt - b.dueAt);
     const taken: OwedDelivery[] = [];
-    for (const delivery of due) {
+    for (const { delivery } of due) {
       const targetInFlight = inFlightByTarget.get(delivery.due.targetId) ?? 0;
       if (targetInFlight >= maxInFlightPerTarget) continue;
       inFlightByTarget.set(delivery.due.targetId, targetInFlight + 1);
