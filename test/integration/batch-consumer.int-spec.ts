@@ -21,6 +21,17 @@ async function append(topic: string, messages: Message[]): Promise<void> {
   await producer.send({ topic, messages }).finally(() => producer.disconnect());
 }
 
+/** A consumer committing through transactions whose producer talks to the broker through `producerKafka`. */
+function transactionalConsumer(groupId: string, topic: string, producerKafka: Kafka): BatchConsumer {
+  return new BatchConsumer(kafka(), {
+    groupId,
+    topics: [topic],
+    fromBeginning: true,
+    maxWaitTimeInMs: 50,
+    transactionalProducer: () => createTransactionalProducer(producerKafka, `${groupId}-0`),
+  });
+}
+
 /** The group's committed offsets of `topic`, once every partition's has reached `offset`. */
 async function committedAt(groupId: string, topic: string, offset: string) {
   const admin = kafka().admin();
@@ -60,13 +71,7 @@ describe('BatchConsumer', () => {
     const sockets = new AnswerDroppingSockets();
     const faultyKafka = sockets.kafka(brokers());
     const groupId = `it-${id}-group`;
-    const consumer = new BatchConsumer(kafka(), {
-      groupId,
-      topics: [input],
-      fromBeginning: true,
-      maxWaitTimeInMs: 50,
-      transactionalProducer: () => createTransactionalProducer(faultyKafka, `${groupId}-0`),
-    });
+    const consumer = transactionalConsumer(groupId, input, faultyKafka);
     let attempts = 0;
     let committed: () => void = () => undefined;
     const allCommitted = new Promise<void>((resolve) => (committed = resolve));
@@ -181,13 +186,7 @@ describe('BatchConsumer', () => {
     await createTopics({ topic: source, numPartitions: 1 }, { topic: fannedOut, numPartitions: 1 });
     await append(source, [{ key: 'alert', value: 'one alert, many targets' }]);
     const groupId = `it-${id}-fanning`;
-    const consumer = new BatchConsumer(kafka(), {
-      groupId,
-      topics: [source],
-      fromBeginning: true,
-      maxWaitTimeInMs: 50,
-      transactionalProducer: () => createTransactionalProducer(kafka(), `${groupId}-0`),
-    });
+    const consumer = transactionalConsumer(groupId, source, kafka());
     // 3,000 outputs of 1 KB: three times the broker's default limit for one partition's batch in one request.
     await consumer.start(async () =>
       Array.from({ length: 3_000 }, (_, n) => ({
