@@ -5,7 +5,7 @@ import { datasetNames, provisionIndices } from '@fleetlog/elasticsearch';
 import { AppFleet } from '../support/app-fleet';
 import { readTopic } from '../support/kafka-reader';
 import { eventually } from '../support/webhook-receiver';
-import { removeNamespaceIndices } from '../support/namespace-cleanup';
+import { tearDownNamespace } from '../support/namespace-cleanup';
 
 interface Answer {
   status: number;
@@ -75,10 +75,7 @@ describe('api', () => {
   });
 
   afterAll(async () => {
-    const exitCodes = await apps.stopAll();
-    await removeNamespaceIndices(elasticsearch, namespace);
-    await elasticsearch.close();
-    if (exitCodes.some((code) => code !== 0)) process.stdout.write(apps.recentOutput(200));
+    const exitCodes = await tearDownNamespace(apps, elasticsearch, namespace);
     expect(exitCodes.every((code) => code === 0)).toBe(true);
   });
 

@@ -4,7 +4,7 @@ import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import type { TelemetryRecord } from '@fleetlog/contracts';
 import { AppFleet } from '../support/app-fleet';
 import { readTopicToEnd } from '../support/kafka-reader';
-import { removeNamespaceIndices } from '../support/namespace-cleanup';
+import { tearDownNamespace } from '../support/namespace-cleanup';
 
 interface Answer {
   status: number;
@@ -71,10 +71,7 @@ describe('bad api input', () => {
   });
 
   afterAll(async () => {
-    const exitCodes = await apps.stopAll();
-    await removeNamespaceIndices(elasticsearch, namespace);
-    await elasticsearch.close();
-    if (exitCodes.some((code) => code !== 0)) process.stdout.write(apps.recentOutput(200));
+    const exitCodes = await tearDownNamespace(apps, elasticsearch, namespace);
     expect(exitCodes.every((code) => code === 0)).toBe(true);
   });
 

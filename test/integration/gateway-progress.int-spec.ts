@@ -10,7 +10,7 @@ import { createKafka, ensureTopics } from '@fleetlog/kafka';
 import { pino } from 'pino';
 import { AlertTail } from '../support/alert-tail';
 import { AppFleet } from '../support/app-fleet';
-import { removeNamespaceIndices } from '../support/namespace-cleanup';
+import { tearDownNamespace } from '../support/namespace-cleanup';
 
 /**
  * cep's wall clock waits for the gateways: a reading a gateway received long ago but could not put in the log (Kafka
@@ -96,9 +96,7 @@ describe('cep and the gateways’ progress', () => {
   afterAll(async () => {
     await alertTail.stop();
     await producer.disconnect();
-    const exitCodes = await apps.stopAll();
-    await removeNamespaceIndices(elasticsearch, namespace);
-    await elasticsearch.close();
+    const exitCodes = await tearDownNamespace(apps, elasticsearch, namespace);
     expect(exitCodes).toEqual([0]);
   });
 

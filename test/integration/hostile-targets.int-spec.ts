@@ -7,7 +7,7 @@ import { topicNames, type AlertMessage } from '@fleetlog/contracts';
 import { AppFleet } from '../support/app-fleet';
 import { NotifierFeed } from '../support/notifier-feed';
 import { WebhookReceiver } from '../support/webhook-receiver';
-import { removeNamespaceIndices } from '../support/namespace-cleanup';
+import { tearDownNamespace } from '../support/namespace-cleanup';
 
 /**
  * Hostile webhook targets against the real notifier on real Kafka: a receiver that trickles its answer forever and
@@ -43,13 +43,10 @@ describe('hostile webhook targets', () => {
   });
 
   afterAll(async () => {
-    const exitCodes = await apps.stopAll();
+    const exitCodes = await tearDownNamespace(apps, elasticsearch, namespace);
     await producer.disconnect();
     await good.stop();
     await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-    await removeNamespaceIndices(elasticsearch, namespace);
-    await elasticsearch.close();
-    if (exitCodes.some((code) => code !== 0)) process.stdout.write(apps.recentOutput(200));
     expect(exitCodes.every((code) => code === 0)).toBe(true);
   });
 

@@ -10,7 +10,7 @@ import { AlertTail } from '../support/alert-tail';
 import { AppFleet } from '../support/app-fleet';
 import { readTopic } from '../support/kafka-reader';
 import { eventually } from '../support/webhook-receiver';
-import { removeNamespaceIndices } from '../support/namespace-cleanup';
+import { tearDownNamespace } from '../support/namespace-cleanup';
 
 /**
  * Rules live in the log: cep seeds the compacted fleet.rules topic from its rule directory on first start, then
@@ -92,9 +92,7 @@ describe('rules changed while cep runs', () => {
   afterAll(async () => {
     await alertTail.stop();
     await producer.disconnect();
-    const exitCodes = await apps.stopAll();
-    await removeNamespaceIndices(elasticsearch, namespace);
-    await elasticsearch.close();
+    const exitCodes = await tearDownNamespace(apps, elasticsearch, namespace);
     expect(exitCodes).toEqual([0]);
   });
 

@@ -11,7 +11,7 @@ import { AppFleet } from '../support/app-fleet';
 import { readTopicToEnd } from '../support/kafka-reader';
 import { NotifierFeed } from '../support/notifier-feed';
 import { WebhookReceiver, type ReceivedWebhook } from '../support/webhook-receiver';
-import { removeNamespaceIndices } from '../support/namespace-cleanup';
+import { tearDownNamespace } from '../support/namespace-cleanup';
 
 const run = promisify(execFile);
 
@@ -53,12 +53,9 @@ describe('notifier', () => {
   });
 
   afterAll(async () => {
-    const exitCodes = await apps.stopAll();
+    const exitCodes = await tearDownNamespace(apps, elasticsearch, namespace);
     await producer.disconnect();
     await Promise.all(receivers.map((receiver) => receiver.stop()));
-    await removeNamespaceIndices(elasticsearch, namespace);
-    await elasticsearch.close();
-    if (exitCodes.some((code) => code !== 0)) process.stdout.write(apps.recentOutput(200));
     expect(exitCodes.every((code) => code === 0)).toBe(true);
   });
 

@@ -9,7 +9,7 @@ import { verifyWebhook, type WebhookHeaders } from '@fleetlog/webhooks';
 import { freePort } from '../../tools/main/app-process.ts';
 import { AppFleet } from '../support/app-fleet';
 import { eventually, WebhookReceiver } from '../support/webhook-receiver';
-import { removeNamespaceIndices } from '../support/namespace-cleanup';
+import { tearDownNamespace } from '../support/namespace-cleanup';
 
 interface WebhookEvent {
   type: string;
@@ -131,10 +131,8 @@ describe('operators, through the api', () => {
 
   afterAll(async () => {
     await producer.disconnect();
-    const exitCodes = await apps.stopAll();
+    const exitCodes = await tearDownNamespace(apps, elasticsearch, namespace);
     await receiver.stop();
-    await removeNamespaceIndices(elasticsearch, namespace);
-    await elasticsearch.close();
     expect(exitCodes).toEqual([0, 0, 0]);
   });
 

@@ -6,7 +6,7 @@ import { datasetNames } from '@fleetlog/elasticsearch';
 import { verifyWebhook, type WebhookHeaders } from '@fleetlog/webhooks';
 import { AppFleet } from '../support/app-fleet';
 import { eventually, WebhookReceiver } from '../support/webhook-receiver';
-import { removeNamespaceIndices } from '../support/namespace-cleanup';
+import { tearDownNamespace } from '../support/namespace-cleanup';
 
 /**
  * The thinnest real path, end to end on real servers: simulator → Mosquitto → gateway → Kafka → cep (rules/
@@ -35,11 +35,8 @@ describe('pipeline, end to end', () => {
   });
 
   afterAll(async () => {
-    const exitCodes = await apps.stopAll();
+    const exitCodes = await tearDownNamespace(apps, elasticsearch, namespace);
     await receiver.stop();
-    await removeNamespaceIndices(elasticsearch, namespace);
-    await elasticsearch.close();
-    if (exitCodes.some((code) => code !== 0)) process.stdout.write(apps.recentOutput(200));
     expect(exitCodes.every((code) => code === 0)).toBe(true);
   });
 

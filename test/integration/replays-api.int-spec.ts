@@ -11,7 +11,7 @@ import { topicNames, type AlertMessage, type JobRecord } from '@fleetlog/contrac
 import { datasetNames, jobDatasets, provisionIndices } from '@fleetlog/elasticsearch';
 import { AppFleet } from '../support/app-fleet';
 import { readTopicToEnd } from '../support/kafka-reader';
-import { removeNamespaceIndices } from '../support/namespace-cleanup';
+import { tearDownNamespace } from '../support/namespace-cleanup';
 
 const run = promisify(execFile);
 
@@ -189,10 +189,7 @@ describe('replays API', () => {
   afterAll(async () => {
     await liveJob?.disconnect();
     await admin.disconnect();
-    const exitCodes = await apps.stopAll();
-    await removeNamespaceIndices(elasticsearch, namespace, ['v1', 'v2', 'v3', 'v4']);
-    await elasticsearch.close();
-    if (exitCodes.some((code) => code !== 0)) process.stdout.write(apps.recentOutput(200));
+    const exitCodes = await tearDownNamespace(apps, elasticsearch, namespace, ['v1', 'v2', 'v3', 'v4']);
     expect(exitCodes.every((code) => code === 0)).toBe(true);
   });
 

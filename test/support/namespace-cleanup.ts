@@ -2,6 +2,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { topicNames } from '@fleetlog/contracts';
 import type { Client } from '@elastic/elasticsearch';
 import { datasetNames, recordIndexNames } from '@fleetlog/elasticsearch';
+import type { AppFleet } from './app-fleet';
 
 /**
  * Deletes what a test's namespace left in Elasticsearch: the record indices, and each dataset's index and template
@@ -36,4 +37,21 @@ export async function deleteNamespaceTopics(namespace: string): Promise<void> {
   } finally {
     await admin.disconnect();
   }
+}
+
+/**
+ * The end of a spec that ran apps in its own namespace: stops the apps, removes the namespace's indices and closes the
+ * client. Prints the apps' last output if one did not exit cleanly; returns the exit codes for the spec to assert.
+ */
+export async function tearDownNamespace(
+  apps: AppFleet,
+  elasticsearch: Client,
+  namespace: string,
+  jobVersions?: readonly string[],
+): Promise<Array<number | null>> {
+  const exitCodes = await apps.stopAll();
+  await removeNamespaceIndices(elasticsearch, namespace, jobVersions);
+  await elasticsearch.close();
+  if (exitCodes.some((code) => code !== 0)) process.stdout.write(apps.recentOutput(200));
+  return exitCodes;
 }
