@@ -53,6 +53,12 @@ export function createIdempotentProducer(kafka: Kafka): Producer {
 /**
  * An idempotent producer whose writes and consumer-offset commits go in transactions. The id must be stable across
  * restarts of one instance, so that a restarted instance fences off and aborts what its killed predecessor left open.
+ *
+ * Its first retry comes after 5 ms, not 200: a transaction begun right after the previous one committed has its
+ * first send refused (CONCURRENT_TRANSACTIONS) until the broker has written that commit's markers, a few
+ * milliseconds, and kafkajs retries it on this schedule. At 200 ms, back-to-back transactions on this machine took
+ * 245 ms at p99 (4.8 ms at p50); at 5 ms, 17 ms. Consumers that commit a transaction per fetch (cep, the notifier)
+ * begin one right after another whenever work keeps coming. The Java client retries this answer after 20 ms.
  */
 export function createTransactionalProducer(kafka: Kafka, transactionalId: string): Producer {
   return kafka.producer({
@@ -61,6 +67,6 @@ export function createTransactionalProducer(kafka: Kafka, transactionalId: strin
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
     createPartitioner: Partitioners.DefaultPartitioner,
-    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 10_000 },
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 5, maxRetryTime: 10_000 },
   });
 }
