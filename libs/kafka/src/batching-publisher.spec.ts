@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { pino } from 'pino';
-import { KafkaJSProtocolError, type Producer, type ProducerBatch } from 'kafkajs';
+import { KafkaJSProtocolError, type Producer, type ProducerBatch, type RecordMetadata } from 'kafkajs';
 import { BatchingPublisher } from './batching-publisher';
 
 /**
@@ -10,7 +10,8 @@ import { BatchingPublisher } from './batching-publisher';
 class ControlledProducer {
   readonly batches: Array<ProducerBatch & { generation: number }> = [];
   generations = 0;
-  private pending: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
+  private pending: Array<{ resolve: (stored: RecordMetadata[]) => void; reject: (error: Error) => void }> =
+    [];
 
   create = (): Producer => {
     const generation = ++this.generations;
@@ -22,14 +23,15 @@ class ControlledProducer {
       disconnect: async () => void events.emit('disconnect'),
       sendBatch: (batch: ProducerBatch) => {
         this.batches.push({ ...batch, generation });
-        return new Promise((resolve, reject) => this.pending.push({ resolve: () => resolve([]), reject }));
+        return new Promise((resolve, reject) => this.pending.push({ resolve, reject }));
       },
     };
     return producer as unknown as Producer;
   };
 
-  acknowledgeNext(): void {
-    this.pending.shift()!.resolve();
+  /** `stored`: the broker's answer, each partition's base offset. */
+  acknowledgeNext(stored: Array<Pick<RecordMetadata, 'topicName' | 'partition' | 'baseOffset'>> = []): void {
+    this.pending.shift()!.resolve(stored.map((answer) => ({ errorCode: 0, ...answer })));
   }
 
   failNext(error: Error): void {
@@ -102,6 +104,59 @@ describe('BatchingPublisher', () => {
     expect(producer.batches).toHaveLength(2);
     producer.acknowledgeNext();
     await Promise.all(publishes);
+  });
+
+  it('sends what was published during a request as one batch as soon as that request is acknowledged', async () => {
+    const first = publisher.publish(record('a'));
+    await afterLinger();
+    // Each longer than the linger time apart: lingering would cut them into two batches.
+    const meanwhile: Array<Promise<void>> = [];
+    for (const key of ['b', 'c']) {
+      meanwhile.push(publisher.publish(record(key)));
+      await afterLinger();
+    }
+    expect(producer.batches.map(keysOf)).toEqual([['a']]);
+    producer.acknowledgeNext();
+    await first;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(producer.batches.map(keysOf)).toEqual([['a'], ['b', 'c']]);
+    producer.acknowledgeNext();
+    await Promise.all(meanwhile);
+  });
+
+  it('resolves publishAt with the offset of each record, counted per partition from the base offset Kafka answered', async () => {
+    const topic = 'fleet.webhooks.retry';
+    const offsets = [
+      { key: 'a', partition: 0 },
+      { key: 'b', partition: 1 },
+      { key: 'c', partition: 0 },
+    ].map(({ key, partition }) => publisher.publishAt({ ...record(key, topic), partition }));
+    await afterLinger();
+    expect(producer.batches[0]!.topicMessages).toEqual([
+      {
+        topic,
+        messages: [
+          expect.objectContaining({ key: 'a', partition: 0 }),
+          expect.objectContaining({ key: 'b', partition: 1 }),
+          expect.objectContaining({ key: 'c', partition: 0 }),
+        ],
+      },
+    ]);
+    producer.acknowledgeNext([
+      { topicName: topic, partition: 0, baseOffset: '40' },
+      { topicName: topic, partition: 1, baseOffset: '7' },
+    ]);
+    await expect(Promise.all(offsets)).resolves.toEqual([40n, 7n, 41n]);
+  });
+
+  it('rejects publishAt when a record of the same topic in its batch left the partition to Kafka', async () => {
+    const topic = 'fleet.webhooks.retry';
+    const located = publisher.publishAt({ ...record('a', topic), partition: 0 });
+    const unlocated = publisher.publish(record('b', topic));
+    await afterLinger();
+    producer.acknowledgeNext([{ topicName: topic, partition: 0, baseOffset: '40' }]);
+    await expect(located).rejects.toThrow('published without a partition');
+    await expect(unlocated).resolves.toBeUndefined();
   });
 
   it('sends a batch once its records reach the size the broker takes, before the linger time or the record limit', async () => {

@@ -2,16 +2,20 @@ import type { Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { backoffDelay, sleep, type BackoffPolicy } from '@fleetlog/resilience';
 import { maxProduceRequestBytes, recordBytes } from './produce-size';
+import { offsetsInRequest } from './record-positions';
 import { RenewableProducer } from './renewable-producer';
 
 export interface OutgoingRecord {
   topic: string;
   key: string;
   value: string | Buffer;
+  /** Set by `publishAt`; otherwise Kafka's default partitioner picks the partition from the key. */
+  partition?: number;
 }
 
 interface Pending extends OutgoingRecord {
-  acknowledged: () => void;
+  /** With the record's offset when it and every record of its topic in the batch named their partition. */
+  acknowledged: (offset: bigint | undefined) => void;
   failed: (error: Error) => void;
 }
 
@@ -37,7 +41,9 @@ const producerStateLost = new Set([
 /**
  * Gathers records from many concurrent callers into few produce requests (kafkajs does not batch across send
  * calls), and resolves each caller's promise only when Kafka has acknowledged that record. One request is in flight
- * at a time, which keeps the idempotent producer's ordering guarantee; the next batch fills up meanwhile.
+ * at a time, which keeps the idempotent producer's ordering guarantee; the next batch fills up meanwhile and is sent
+ * as soon as the one in flight is acknowledged (group commit), so a slow answer from the broker costs one larger
+ * request rather than a queue of small ones.
  *
  * A batch Kafka refused is sent again unchanged until it is acknowledged (see RenewableProducer for why re-batching
  * its records could lose the next batch).
@@ -48,6 +54,7 @@ export class BatchingPublisher {
   private queuedBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private sending: Promise<void> = Promise.resolve();
+  private batchesInFlight = 0;
   private closing = false;
 
   constructor(
@@ -66,15 +73,19 @@ export class BatchingPublisher {
     return this.producer.connect();
   }
 
-  publish(record: OutgoingRecord): Promise<void> {
-    return new Promise((acknowledged, failed) => {
-      this.queue.push({ ...record, acknowledged, failed });
-      this.queuedBytes += recordBytes(record);
-      // Bounded in bytes too: a batch the broker refuses as too large would be resent unchanged for ever.
-      if (this.queue.length >= this.options.maxBatchRecords || this.queuedBytes >= maxProduceRequestBytes)
-        this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.options.lingerMs);
-    });
+  async publish(record: Omit<OutgoingRecord, 'partition'>): Promise<void> {
+    await this.enqueue(record);
+  }
+
+  /**
+   * Publishes to the given partition and resolves with the offset Kafka stored the record at. Every record of that
+   * topic must go through `publishAt`: the offsets are counted from each partition's first offset in the batch.
+   */
+  async publishAt(record: OutgoingRecord & { partition: number }): Promise<bigint> {
+    const offset = await this.enqueue(record);
+    if (offset === undefined)
+      throw new Error(`records of ${record.topic} were published without a partition beside this one`);
+    return offset;
   }
 
   /**
@@ -84,8 +95,20 @@ export class BatchingPublisher {
   async close(): Promise<void> {
     this.closing = true;
     this.flush();
-    await this.sending;
+    while (this.batchesInFlight > 0) await this.sending;
     await this.producer.disconnect();
+  }
+
+  private enqueue(record: OutgoingRecord): Promise<bigint | undefined> {
+    return new Promise((acknowledged, failed) => {
+      this.queue.push({ ...record, acknowledged, failed });
+      this.queuedBytes += recordBytes(record);
+      // Bounded in bytes too: a batch the broker refuses as too large would be resent unchanged for ever.
+      if (this.queue.length >= this.options.maxBatchRecords || this.queuedBytes >= maxProduceRequestBytes)
+        this.flush();
+      else if (this.batchesInFlight === 0)
+        this.timer ??= setTimeout(() => this.flush(), this.options.lingerMs);
+    });
   }
 
   private flush(): void {
@@ -95,15 +118,21 @@ export class BatchingPublisher {
     const batch = this.queue;
     this.queue = [];
     this.queuedBytes = 0;
-    this.sending = this.sending.then(() => this.sendUntilAcknowledged(batch));
+    this.batchesInFlight++;
+    this.sending = this.sending
+      .then(() => this.sendUntilAcknowledged(batch))
+      .finally(() => {
+        if (--this.batchesInFlight === 0) this.flush();
+      });
   }
 
   private async sendUntilAcknowledged(batch: Pending[]): Promise<void> {
     const topicMessages = groupByTopic(batch);
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.producer.sendBatch({ acks: -1, topicMessages });
-        for (const record of batch) record.acknowledged();
+        const stored = await this.producer.sendBatch({ acks: -1, topicMessages });
+        const offsets = offsetsInRequest(batch, stored);
+        batch.forEach((record, index) => record.acknowledged(offsets[index]));
         return;
       } catch (error) {
         if (this.closing) {
@@ -133,10 +162,10 @@ function groupByTopic(
   batch: Pending[],
 ): Array<{ topic: string; messages: Array<Omit<OutgoingRecord, 'topic'>> }> {
   const byTopic = new Map<string, Array<Omit<OutgoingRecord, 'topic'>>>();
-  for (const { topic, key, value } of batch) {
+  for (const { topic, key, value, partition } of batch) {
     let messages = byTopic.get(topic);
     if (!messages) byTopic.set(topic, (messages = []));
-    messages.push({ key, value });
+    messages.push(partition === undefined ? { key, value } : { key, value, partition });
   }
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }

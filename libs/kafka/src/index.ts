@@ -5,3 +5,4 @@ export * from './topics';
 export * from './compacted-topic-table';
 export * from './renewable-producer';
 export * from './produce-size';
+export * from './record-positions';
