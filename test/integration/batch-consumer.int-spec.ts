@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type Message } from 'kafkajs';
-import { BatchConsumer, createTransactionalProducer } from '@fleetlog/kafka';
+import {
+  BatchConsumer,
+  createTransactionalProducer,
+  partitionOfKey,
+  type BatchConsumerOptions,
+} from '@fleetlog/kafka';
 import { AnswerDroppingSockets } from '../support/answer-dropping-sockets';
 import { readTopicToEnd } from '../support/kafka-reader';
 
@@ -22,13 +27,19 @@ async function append(topic: string, messages: Message[]): Promise<void> {
 }
 
 /** A consumer committing through transactions whose producer talks to the broker through `producerKafka`. */
-function transactionalConsumer(groupId: string, topic: string, producerKafka: Kafka): BatchConsumer {
+function transactionalConsumer(
+  groupId: string,
+  topic: string,
+  producerKafka: Kafka,
+  options: Partial<BatchConsumerOptions> = {},
+): BatchConsumer {
   return new BatchConsumer(kafka(), {
     groupId,
     topics: [topic],
     fromBeginning: true,
     maxWaitTimeInMs: 50,
     transactionalProducer: () => createTransactionalProducer(producerKafka, `${groupId}-0`),
+    ...options,
   });
 }
 
@@ -204,4 +215,47 @@ describe('BatchConsumer', () => {
     expect(new Set(written.map(({ key }) => key?.toString())).size).toBe(3_000);
     expect(written).toHaveLength(3_000);
   });
+
+  it('tells where each output it placed by key was stored: the partition kafkajs gives the key, and the offset', async () => {
+    const source = `it-${id}-placing`;
+    const placed = `it-${id}-placed`;
+    const byKafkajs = `it-${id}-partitioned-by-kafkajs`;
+    await createTopics(
+      { topic: source, numPartitions: 1 },
+      { topic: placed, numPartitions: 6 },
+      { topic: byKafkajs, numPartitions: 6 },
+    );
+    const keys = Array.from({ length: 40 }, (_, n) => `target-${n}/alert-${n}.active`);
+    await append(
+      byKafkajs,
+      keys.map((key) => ({ key, value: key })),
+    );
+    await append(source, [{ key: 'alert', value: 'one alert, many targets' }]);
+    const groupId = `it-${id}-placing`;
+    const reported: Array<{ key: string; partition: number; offset: string }> = [];
+    const consumer = transactionalConsumer(groupId, source, kafka(), {
+      onCommitted: (records) =>
+        reported.push(
+          ...records.map(({ key, partition, offset }) => ({ key, partition, offset: String(offset) })),
+        ),
+    });
+    await consumer.start(async () =>
+      keys.map((key) => ({ topic: placed, key, value: key, partition: partitionOfKey(key, 6) })),
+    );
+    try {
+      await committedAt(groupId, source, '1');
+    } finally {
+      await consumer.stop();
+    }
+    const positions = (records: Awaited<ReturnType<typeof readTopicToEnd>>) =>
+      records.map(({ key, partition, offset }) => ({ key: key!, partition, offset })).sort(byKey);
+    const written = positions(await readTopicToEnd(placed, 60_000));
+    expect(reported.sort(byKey)).toEqual(written);
+    expect(written.map(({ partition }) => partition)).toEqual(
+      positions(await readTopicToEnd(byKafkajs, 60_000)).map(({ partition }) => partition),
+    );
+    expect(new Set(written.map(({ partition }) => partition)).size).toBeGreaterThan(1);
+  });
 });
+
+const byKey = (a: { key: string }, b: { key: string }) => a.key.localeCompare(b.key);

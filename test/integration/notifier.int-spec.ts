@@ -4,7 +4,12 @@ import { promisify } from 'node:util';
 import { Client } from '@elastic/elasticsearch';
 import { recordIndexNames } from '@fleetlog/elasticsearch';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
-import { topicNames, type AlertMessage, type WebhookDeliveryRecord } from '@fleetlog/contracts';
+import {
+  consumerGroupId,
+  topicNames,
+  type AlertMessage,
+  type WebhookDeliveryRecord,
+} from '@fleetlog/contracts';
 import { verifyWebhook, type WebhookHeaders } from '@fleetlog/webhooks';
 import type { AppProcess } from '../../tools/main/app-process.ts';
 import { AppFleet } from '../support/app-fleet';
@@ -243,6 +248,38 @@ describe('notifier', () => {
     expect(slow.receiver.received[0]!.answeredWith).toBeUndefined();
     slow.receiver.release();
   });
+
+  it('makes each delivery once, though the fan-out hands it to the worker before the worker reads it back', async () => {
+    const { receiver, url } = await startReceiver();
+    const fleetId = fleet();
+    await feed.addTarget(url, { filters: { fleetIds: [fleetId] } });
+    const alerts: AlertMessage[] = [];
+    for (let n = 0; n < 20; n++) alerts.push(await feed.raise(fleetId));
+    await apps.eventually(() => (receiver.received.length >= 20 ? true : undefined), 'twenty deliveries');
+    await apps.eventually(deliveriesAllReadBack, 'the delivery worker to have read its topic to the end');
+    expect(receiver.received.map(webhookIdOf).sort()).toEqual(
+      alerts.map(({ alertId }) => `${alertId}.active`).sort(),
+    );
+  });
+
+  /** The delivery worker has committed the whole of fleet.webhooks.retry: it read back every record written to it. */
+  async function deliveriesAllReadBack(): Promise<true | undefined> {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const ends = await admin.fetchTopicOffsets(topics.webhookRetries);
+      const [committed] = await admin.fetchOffsets({
+        groupId: consumerGroupId(namespace, 'notifier-deliveries'),
+        topics: [topics.webhookRetries],
+      });
+      const readTo = new Map(
+        committed!.partitions.map(({ partition, offset }) => [partition, Number(offset)]),
+      );
+      return ends.every(({ partition, high }) => (readTo.get(partition) ?? -1) >= Number(high)) || undefined;
+    } finally {
+      await admin.disconnect();
+    }
+  }
 
   it('attempts again, after a restart, a delivery that was in flight when the notifier crashed', async () => {
     const { receiver, url } = await startReceiver();

@@ -11,11 +11,14 @@ import {
 import {
   BatchConsumer,
   createTransactionalProducer,
+  partitionCount,
+  partitionOfKey,
   type ConsumedRecord,
   type OutboundRecord,
 } from '@fleetlog/kafka';
 import { exitForRestart, HealthRegistry, LOGGER } from '@fleetlog/observability';
 import { sleep } from '@fleetlog/resilience';
+import { DeliveryWorker } from './delivery-worker';
 import { JobTable } from './job-table';
 import { NotifierKafka } from './notifier-kafka';
 import { TargetTable } from './target-table';
@@ -26,12 +29,15 @@ const jobWaitMs = 200;
 /**
  * fleet.alerts → one delivery owed per (alert transition, target whose filters match) on fleet.webhooks.retry, due at
  * once. No HTTP here: the deliveries and the alert offsets are committed in one Kafka transaction, so a crash neither
- * loses a delivery nor owes it twice, and no receiver, however slow, holds up the alerts behind.
+ * loses a delivery nor owes it twice, and no receiver, however slow, holds up the alerts behind. Once committed, the
+ * deliveries go straight to this notifier's delivery worker, which need not wait to read them back.
  */
 @Injectable()
 export class AlertFanOut {
   private readonly topics: TopicNames;
   private readonly consumer: BatchConsumer;
+  private readonly kafka: NotifierKafka['kafka'];
+  private deliveryPartitions = 0;
 
   constructor(
     @Inject(APP_CONFIG) config: NotifierConfig,
@@ -39,9 +45,11 @@ export class AlertFanOut {
     { kafka, topics }: NotifierKafka,
     private readonly targets: TargetTable,
     private readonly jobs: JobTable,
+    worker: DeliveryWorker,
     health: HealthRegistry,
   ) {
     this.topics = topics;
+    this.kafka = kafka;
     const groupId = consumerGroupId(config.FLEETLOG_NAMESPACE, 'notifier');
     this.consumer = new BatchConsumer(kafka, {
       groupId,
@@ -50,6 +58,7 @@ export class AlertFanOut {
       maxWaitTimeInMs: 50,
       transactionalProducer: () =>
         createTransactionalProducer(kafka, `${groupId}-${config.NOTIFIER_INSTANCE_ID}`),
+      onCommitted: (deliveries) => worker.owe(deliveries),
       onStuck: exitForRestart(logger, 'the alerts consumer cannot go on'),
     });
     health.register('alerts-consumer', () => this.consumer.ready);
@@ -59,6 +68,8 @@ export class AlertFanOut {
 
   /** Call once the target table is loaded: alerts are matched against the whole table. */
   async start(): Promise<void> {
+    // Deliveries are placed where the key's default partition is, for the worker to know where they were stored.
+    this.deliveryPartitions = await partitionCount(this.kafka, this.topics.webhookRetries);
     await this.consumer.start(async (records, heartbeat) => {
       const owed: OutboundRecord[] = [];
       for (const record of records) owed.push(...(await this.fanOut(record, heartbeat)));
@@ -93,7 +104,7 @@ export class AlertFanOut {
     const webhookId = `${alert.alertId}.${alert.status}`;
     const receivers = this.targets.receiversOf(alert);
     this.logger.debug({ webhookId, targets: receivers.map(({ id }) => id) }, 'alert fanned out');
-    return receivers.map((target) => {
+    return receivers.map((target): OutboundRecord => {
       const due: WebhookDeliveryDue = {
         kind: 'due',
         webhookId,
@@ -103,10 +114,12 @@ export class AlertFanOut {
         history: [],
         alert,
       };
+      const key = webhookDeliveryKey(target.id, webhookId);
       return {
         topic: this.topics.webhookRetries,
-        key: webhookDeliveryKey(target.id, webhookId),
+        key,
         value: JSON.stringify(due),
+        partition: partitionOfKey(key, this.deliveryPartitions),
       };
     });
   }

@@ -9,6 +9,7 @@ import type {
 } from 'kafkajs';
 import { backoffDelay, sleep } from '@fleetlog/resilience';
 import { inRunsOfAtMost, maxProduceRequestBytes } from './produce-size';
+import { offsetsInRequest, type RecordPosition } from './record-positions';
 import { RenewableProducer } from './renewable-producer';
 
 export interface ConsumedRecord {
@@ -24,6 +25,8 @@ export interface OutboundRecord {
   topic: string;
   key: string;
   value: string;
+  /** Placed by the handler (see `partitionOfKey`), for `onCommitted` to learn its offset. */
+  partition?: number;
 }
 
 /**
@@ -75,6 +78,12 @@ export interface BatchConsumerOptions {
    * Its transactional id must be stable across restarts of the instance (see createTransactionalProducer).
    */
   transactionalProducer?: () => Producer;
+  /**
+   * Called once a transaction has committed, with its outbound records that named their partition, each with its
+   * offset: they are now visible to read_committed consumers, so work waiting for them can start without reading
+   * them back.
+   */
+  onCommitted?: (records: Array<OutboundRecord & RecordPosition>) => void;
   /**
    * The consumer will not go on by itself: kafkajs stopped it and will not restart it, or a batch or `exclusive`
    * work has run longer than `maxStallMs` (a call that never returns). The process should end, for its supervisor
@@ -438,10 +447,21 @@ export class BatchConsumer {
     outbound: OutboundRecord[],
   ): Promise<void> {
     const transaction = await producer.transaction();
+    const stored: Array<OutboundRecord & RecordPosition> = [];
     try {
       for (const [topic, records] of groupByTopic(outbound)) {
-        for (const run of inRunsOfAtMost(records, maxProduceRequestBytes))
-          await transaction.send({ topic, messages: run.map(({ key, value }) => ({ key, value })) });
+        for (const run of inRunsOfAtMost(records, maxProduceRequestBytes)) {
+          const answer = await transaction.send({
+            topic,
+            messages: run.map(({ key, value, partition }) => ({ key, value, partition })),
+          });
+          const offsets = offsetsInRequest(run, answer);
+          run.forEach((record, index) => {
+            const offset = offsets[index];
+            if (offset !== undefined && record.partition !== undefined)
+              stored.push({ ...record, partition: record.partition, offset });
+          });
+        }
       }
       await transaction.sendOffsets({
         consumerGroupId: this.options.groupId,
@@ -455,6 +475,7 @@ export class BatchConsumer {
       await transaction.abort().catch(() => undefined);
       throw error;
     }
+    if (stored.length > 0) this.options.onCommitted?.(stored);
   }
 
   private metadataFor(partition: TopicPartition): string | null {
@@ -490,7 +511,11 @@ interface CommittedOffset extends TopicPartition {
 
 function groupByTopic<T extends { topic: string }>(items: T[]): Map<string, T[]> {
   const groups = new Map<string, T[]>();
-  for (const item of items) groups.set(item.topic, [...(groups.get(item.topic) ?? []), item]);
+  for (const item of items) {
+    const group = groups.get(item.topic);
+    if (group) group.push(item);
+    else groups.set(item.topic, [item]);
+  }
   return groups;
 }
 

@@ -24,3 +24,15 @@ export async function ensureTopics(kafka: Kafka, names: TopicNames): Promise<voi
     await admin.disconnect();
   }
 }
+
+/** How many partitions `topic` has now (a topic's partitions can be added to, so not read from its spec). */
+export async function partitionCount(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+    return topics[0]!.partitions.length;
+  } finally {
+    await admin.disconnect();
+  }
+}
