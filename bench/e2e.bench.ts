@@ -13,12 +13,13 @@
  *
  * Run after `npm run build`: node --disable-warning=TimeoutNegativeWarning bench/e2e.bench.ts
  * BENCH_E2E_STEP_S (default 45), BENCH_E2E_SOAK_S (default 600; 0 skips), BENCH_E2E_MODES (default
- * "indexed,rollups-only"). Writes bench-results/e2e.{json,md}, e2e-latency.svg and e2e-lag.svg.
+ * "indexed,rollups-only"), BENCH_E2E_RATES (the ramp's rates for every mode, e.g. "1000,5000"). Writes bench-results/e2e.{json,md}, e2e-latency.svg and e2e-lag.svg.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, copyFileSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@elastic/elasticsearch';
@@ -49,9 +50,10 @@ const modes = (process.env.BENCH_E2E_MODES ?? 'indexed,rollups-only').split(',')
 const settleSeconds = 5;
 const alertsPerSecond = 20;
 const warmUpRate = 5_000;
+const rates = process.env.BENCH_E2E_RATES?.split(',').map(Number);
 const ramps: Record<Mode, number[]> = {
-  indexed: [1_000, 5_000, 10_000, 12_500, 15_000, 17_500, 20_000, 25_000, 30_000],
-  'rollups-only': [10_000, 15_000, 20_000, 25_000, 30_000, 40_000, 50_000],
+  indexed: rates ?? [1_000, 5_000, 10_000, 12_500, 15_000, 17_500, 20_000, 25_000, 30_000],
+  'rollups-only': rates ?? [10_000, 15_000, 20_000, 25_000, 30_000, 40_000, 50_000],
 };
 /** Rates every mode is measured at whether or not the ramp has failed by then (issue 8's comparison points). */
 const alwaysMeasured = new Set([1_000, 5_000]);
@@ -79,6 +81,27 @@ interface Observation {
   ms: number;
 }
 
+/** The points an alert of `e2e-speeding` passes after cep (epoch milliseconds). */
+interface AlertTimeline {
+  raisedAt: number;
+  alertAppended?: number;
+  deliveryOwedAppended?: number;
+  webhookArrived?: number;
+}
+
+/** The fields of fleet.alerts and fleet.webhooks.retry records the bench reads. */
+interface AlertRecord {
+  alertId: string;
+  ruleId: string;
+  status: string;
+  raisedAt: string;
+}
+interface DeliveryRecord {
+  kind: string;
+  attempt?: number;
+  alert: AlertRecord;
+}
+
 interface StepResult {
   mode: Mode;
   phase: 'ramp' | 'soak';
@@ -86,9 +109,18 @@ interface StepResult {
   achievedRate: number;
   seconds: number;
   vehicles: number;
+  /**
+   * How late the bench process's event loop ran its callbacks: the webhook receiver's and the probes' clocks are read
+   * there, beside the load generator, so their latencies include it.
+   */
+  benchEventLoopDelayMs: { p50: number; p99: number; max: number };
   latencyMs: {
     alertIndexed: LatencySummary;
     webhookDelivered: LatencySummary;
+    /** The alert's fleet.alerts record appended → its delivery owed appended on fleet.webhooks.retry. */
+    alertToDeliveryOwed: LatencySummary;
+    /** The delivery owed appended → the webhook received. */
+    deliveryOwedToWebhook: LatencySummary;
     searchable: LatencySummary | null;
   };
   /** Records not yet committed, per consumer group: at the step's end and its largest. */
@@ -108,13 +140,16 @@ class Pipeline {
   readonly topics = topicNames(this.namespace);
   readonly alertLatency: Observation[] = [];
   readonly webhookLatency: Observation[] = [];
+  readonly alertToDeliveryOwedLatency: Observation[] = [];
+  readonly deliveryOwedToWebhookLatency: Observation[] = [];
   readonly searchableLatency: Observation[] = [];
   readonly lag: Array<{ at: number; byGroup: Record<string, number> }> = [];
   readonly apps = new Map<AppName, AppProcess>();
   readonly groups: string[];
   private readonly rulesDir = mkdtempSync(join(tmpdir(), 'fleetlog-e2e-rules-'));
   private receiver: Server | undefined;
-  private alertReader: Consumer | undefined;
+  private readonly timelines = new Map<string, AlertTimeline>();
+  private readers: Consumer[] = [];
   private sampler: NodeJS.Timeout | undefined;
   private probes = 0;
   private lastProbeAt = 0;
@@ -141,20 +176,19 @@ class Pipeline {
         message: '{{vehicleId}} at {{speedKph}} km/h',
       }),
     );
-    // Stamped by the broker on append: when cep, having stored the alert, handed it on.
+    // Stamped by the broker on append: when cep, having stored the alert, handed it on, and when the notifier's
+    // fan-out recorded the delivery owed.
     await admin.createTopics({
       waitForLeaders: true,
-      topics: [
-        {
-          topic: this.topics.alerts,
-          numPartitions: topicSpecs.alerts.numPartitions,
-          replicationFactor: -1,
-          configEntries: [
-            ...topicSpecs.alerts.configEntries,
-            { name: 'message.timestamp.type', value: 'LogAppendTime' },
-          ],
-        },
-      ],
+      topics: (['alerts', 'webhookRetries'] as const).map((topic) => ({
+        topic: this.topics[topic],
+        numPartitions: topicSpecs[topic].numPartitions,
+        replicationFactor: -1,
+        configEntries: [
+          ...topicSpecs[topic].configEntries,
+          { name: 'message.timestamp.type', value: 'LogAppendTime' },
+        ],
+      })),
     });
     const webhookUrl = await this.startReceiver();
     const shared = {
@@ -183,7 +217,7 @@ class Pipeline {
       this.apps.set(name, app);
       await waitUntilReady(app, `http://127.0.0.1:${port}/health`);
     }
-    await this.startAlertReader();
+    await this.startReaders();
     this.sampler = setInterval(() => void this.sample(), 1_000);
   }
 
@@ -211,7 +245,7 @@ class Pipeline {
 
   async stop(): Promise<void> {
     clearInterval(this.sampler);
-    await this.alertReader?.disconnect();
+    for (const reader of this.readers) await reader.disconnect();
     for (const app of [...this.apps.values()].reverse()) await app.stop();
     await new Promise((resolve) => this.receiver?.close(resolve));
     const indices = [
@@ -281,7 +315,9 @@ class Pipeline {
         const { type, data } = JSON.parse(Buffer.concat(chunks).toString('utf8'));
         if (type === 'alert.active' && data.ruleId === 'e2e-speeding') {
           const raisedAt = Date.parse(data.raisedAt);
-          this.webhookLatency.push({ at: raisedAt, ms: Date.now() - raisedAt });
+          const arrivedAt = Date.now();
+          this.webhookLatency.push({ at: raisedAt, ms: arrivedAt - raisedAt });
+          this.mark(data.alertId, raisedAt, 'webhookArrived', arrivedAt);
         }
       });
     });
@@ -289,20 +325,57 @@ class Pipeline {
     return `http://127.0.0.1:${port}/e2e`;
   }
 
-  private async startAlertReader(): Promise<void> {
-    this.alertReader = kafka.consumer({ groupId: `${this.namespace}-bench-alerts`, maxWaitTimeInMs: 100 });
-    await this.alertReader.connect();
-    await this.alertReader.subscribe({ topic: this.topics.alerts, fromBeginning: true });
-    await this.alertReader.run({
-      eachMessage: async ({ message }) => {
-        const alert = JSON.parse(message.value!.toString());
+  private async startReaders(): Promise<void> {
+    this.readers = [
+      await this.read(this.topics.alerts, (alert: AlertRecord, appendedAt) => {
         if (alert.status !== 'active' || alert.ruleId !== 'e2e-speeding') return;
         const raisedAt = Date.parse(alert.raisedAt);
-        this.alertLatency.push({ at: raisedAt, ms: Number(message.timestamp) - raisedAt });
-      },
+        this.alertLatency.push({ at: raisedAt, ms: appendedAt - raisedAt });
+        this.mark(alert.alertId, raisedAt, 'alertAppended', appendedAt);
+      }),
+      await this.read(this.topics.webhookRetries, (delivery: DeliveryRecord, appendedAt) => {
+        const { kind, attempt, alert } = delivery;
+        if (kind !== 'due' || attempt !== 1 || alert.status !== 'active' || alert.ruleId !== 'e2e-speeding')
+          return;
+        this.mark(alert.alertId, Date.parse(alert.raisedAt), 'deliveryOwedAppended', appendedAt);
+      }),
+    ];
+  }
+
+  private async read<T>(topic: string, onRecord: (value: T, appendedAt: number) => void): Promise<Consumer> {
+    const reader = kafka.consumer({ groupId: `${this.namespace}-bench-${topic}`, maxWaitTimeInMs: 100 });
+    await reader.connect();
+    await reader.subscribe({ topic, fromBeginning: true });
+    await reader.run({
+      eachMessage: async ({ message }) =>
+        onRecord(JSON.parse(message.value!.toString()), Number(message.timestamp)),
     });
+    return reader;
+  }
+
+  /** The readers and the receiver see an alert in any order: the last of the three records the notifier's hops. */
+  private mark(
+    alertId: string,
+    raisedAt: number,
+    point: keyof Omit<AlertTimeline, 'raisedAt'>,
+    at: number,
+  ): void {
+    const timeline = this.timelines.get(alertId) ?? { raisedAt };
+    timeline[point] = at;
+    const { alertAppended, deliveryOwedAppended, webhookArrived } = timeline;
+    if (alertAppended === undefined || deliveryOwedAppended === undefined || webhookArrived === undefined) {
+      this.timelines.set(alertId, timeline);
+      return;
+    }
+    this.timelines.delete(alertId);
+    this.alertToDeliveryOwedLatency.push({ at: raisedAt, ms: deliveryOwedAppended - alertAppended });
+    this.deliveryOwedToWebhookLatency.push({ at: raisedAt, ms: webhookArrived - deliveryOwedAppended });
   }
 }
+
+const eventLoopSamplingMs = 10;
+/** The histogram holds each sampling interval's whole length in nanoseconds: the delay is what exceeds it. */
+const lateBy = (intervalNs: number) => Math.max(0, intervalNs / 1e6 - eventLoopSamplingMs);
 
 function summarise(observations: Observation[], from: number, to: number): LatencySummary {
   const histogram = new LatencyHistogram();
@@ -331,6 +404,8 @@ async function runStep(pipeline: Pipeline, rate: number, seconds: number, phase:
   });
   const pids = pipeline.pids();
   const usageAtStart: UsageSample = sampleUsage(pids);
+  const eventLoopDelay = monitorEventLoopDelay({ resolution: eventLoopSamplingMs });
+  eventLoopDelay.enable();
   const startedAt = Date.now();
   pipeline.peakResidentMiB.clear();
   publisher.start(rate, () => logged);
@@ -338,6 +413,7 @@ async function runStep(pipeline: Pipeline, rate: number, seconds: number, phase:
   await publisher.pause();
   const endedAt = Date.now();
   const usageAtEnd = sampleUsage(pids);
+  eventLoopDelay.disable();
   clearInterval(counter);
   const acknowledged = publisher.sent - publisher.failed;
   await publisher.close();
@@ -356,9 +432,16 @@ async function runStep(pipeline: Pipeline, rate: number, seconds: number, phase:
     achievedRate: Math.round(acknowledged / ((endedAt - startedAt) / 1_000)),
     seconds,
     vehicles: rate,
+    benchEventLoopDelayMs: {
+      p50: lateBy(eventLoopDelay.percentile(50)),
+      p99: lateBy(eventLoopDelay.percentile(99)),
+      max: lateBy(eventLoopDelay.max),
+    },
     latencyMs: {
       alertIndexed: summarise(pipeline.alertLatency, from, endedAt),
       webhookDelivered: summarise(pipeline.webhookLatency, from, endedAt),
+      alertToDeliveryOwed: summarise(pipeline.alertToDeliveryOwedLatency, from, endedAt),
+      deliveryOwedToWebhook: summarise(pipeline.deliveryOwedToWebhookLatency, from, endedAt),
       searchable: pipeline.mode === 'indexed' ? summarise(pipeline.searchableLatency, from, endedAt) : null,
     },
     lagAtEnd,
@@ -468,7 +551,9 @@ const triple = (summary: LatencySummary | null) =>
 function describe(result: StepResult): string {
   return `${result.achievedRate} ev/s; alert indexed ${triple(result.latencyMs.alertIndexed)} ms; webhook ${triple(
     result.latencyMs.webhookDelivered,
-  )} ms; lag ${JSON.stringify(result.lagAtEnd)}; ${result.sustained ? 'sustained' : `NOT sustained: ${result.notSustainedBecause}`}`;
+  )} ms (bench event loop delay p99 ${ms(result.benchEventLoopDelayMs.p99)} ms; alert appended→delivery owed ${triple(
+    result.latencyMs.alertToDeliveryOwed,
+  )}, →webhook ${triple(result.latencyMs.deliveryOwedToWebhook)}); lag ${JSON.stringify(result.lagAtEnd)}; ${result.sustained ? 'sustained' : `NOT sustained: ${result.notSustainedBecause}`}`;
 }
 
 function markdownTable(results: StepResult[]): string {
@@ -480,6 +565,8 @@ function markdownTable(results: StepResult[]): string {
     'achieved ev/s',
     'publish→alert indexed p50/p99/p999 ms',
     'publish→webhook p50/p99/p999 ms',
+    'alert appended→delivery owed p50/p99/p999 ms',
+    'delivery owed→webhook p50/p99/p999 ms',
     'publish→searchable p50/p99/p999 ms',
     'max lag (records)',
     ...processes.map((name) => `${name} cores / MiB`),
@@ -493,6 +580,8 @@ function markdownTable(results: StepResult[]): string {
     result.achievedRate.toLocaleString('en-US'),
     triple(result.latencyMs.alertIndexed),
     triple(result.latencyMs.webhookDelivered),
+    triple(result.latencyMs.alertToDeliveryOwed),
+    triple(result.latencyMs.deliveryOwedToWebhook),
     triple(result.latencyMs.searchable),
     Object.values(result.maxLag)
       .map((lag) => lag.toLocaleString('en-US'))
