@@ -81,6 +81,13 @@ interface Observation {
   ms: number;
 }
 
+interface AppEventLoop {
+  delayP99Ms: number;
+  delayMaxMs: number;
+  gcSeconds: number;
+  majorGcSeconds: number;
+}
+
 /** The points an alert of `e2e-speeding` passes after cep (epoch milliseconds). */
 interface AlertTimeline {
   raisedAt: number;
@@ -114,6 +121,8 @@ interface StepResult {
    * there, beside the load generator, so their latencies include it.
    */
   benchEventLoopDelayMs: { p50: number; p99: number; max: number };
+  /** Per app, from its own /metrics over the step: how late its event loop ran, and time spent collecting garbage. */
+  appEventLoop: Record<string, AppEventLoop>;
   latencyMs: {
     alertIndexed: LatencySummary;
     webhookDelivered: LatencySummary;
@@ -145,6 +154,7 @@ class Pipeline {
   readonly searchableLatency: Observation[] = [];
   readonly lag: Array<{ at: number; byGroup: Record<string, number> }> = [];
   readonly apps = new Map<AppName, AppProcess>();
+  private readonly ports = new Map<AppName, number>();
   readonly groups: string[];
   private readonly rulesDir = mkdtempSync(join(tmpdir(), 'fleetlog-e2e-rules-'));
   private receiver: Server | undefined;
@@ -215,6 +225,7 @@ class Pipeline {
         process.stdout.write(`  ${name}: ${line}\n`),
       );
       this.apps.set(name, app);
+      this.ports.set(name, port);
       await waitUntilReady(app, `http://127.0.0.1:${port}/health`);
     }
     await this.startReaders();
@@ -226,6 +237,26 @@ class Pipeline {
     return [...this.apps]
       .filter(([, app]) => app.child.exitCode !== null || app.child.signalCode !== null)
       .map(([name]) => name);
+  }
+
+  /**
+   * Each app's Prometheus figures (`name{labels}` → value). Scraping also resets the event-loop delay histogram
+   * prom-client keeps, so a scrape at a step's start and one at its end bracket the step.
+   */
+  async scrapeApps(): Promise<Map<AppName, Map<string, number>>> {
+    const scraped = new Map<AppName, Map<string, number>>();
+    for (const [name, port] of this.ports) {
+      const text = await fetch(`http://127.0.0.1:${port}/metrics`)
+        .then((response) => response.text())
+        .catch(() => '');
+      const figures = new Map<string, number>();
+      for (const line of text.split('\n')) {
+        const [series, value] = line.startsWith('#') ? [] : line.split(' ');
+        if (series && value) figures.set(series, Number(value));
+      }
+      scraped.set(name, figures);
+    }
+    return scraped;
   }
 
   pids(): Map<string, number> {
@@ -377,6 +408,26 @@ const eventLoopSamplingMs = 10;
 /** The histogram holds each sampling interval's whole length in nanoseconds: the delay is what exceeds it. */
 const lateBy = (intervalNs: number) => Math.max(0, intervalNs / 1e6 - eventLoopSamplingMs);
 
+/** prom-client samples the loop every 10 ms and, like `lateBy`, counts the interval itself. */
+function eventLoopOverStep(atStart: Map<string, number>, atEnd: Map<string, number>): AppEventLoop {
+  const gcSum = (figures: Map<string, number>, kind?: string) =>
+    [...figures]
+      .filter(
+        ([series]) =>
+          series.startsWith('nodejs_gc_duration_seconds_sum') && (!kind || series.includes(`kind="${kind}"`)),
+      )
+      .reduce((sum, [, value]) => sum + value, 0);
+  // The apps label their figures (`{app="cep"}`): matched by name.
+  const delayMs = (name: string) =>
+    lateBy(([...atEnd].find(([series]) => series === name || series.startsWith(`${name}{`))?.[1] ?? 0) * 1e9);
+  return {
+    delayP99Ms: delayMs('nodejs_eventloop_lag_p99_seconds'),
+    delayMaxMs: delayMs('nodejs_eventloop_lag_max_seconds'),
+    gcSeconds: gcSum(atEnd) - gcSum(atStart),
+    majorGcSeconds: gcSum(atEnd, 'major') - gcSum(atStart, 'major'),
+  };
+}
+
 function summarise(observations: Observation[], from: number, to: number): LatencySummary {
   const histogram = new LatencyHistogram();
   for (const { at, ms } of observations) if (at >= from && at < to) histogram.record(ms);
@@ -404,6 +455,7 @@ async function runStep(pipeline: Pipeline, rate: number, seconds: number, phase:
   });
   const pids = pipeline.pids();
   const usageAtStart: UsageSample = sampleUsage(pids);
+  const appMetricsAtStart = await pipeline.scrapeApps();
   const eventLoopDelay = monitorEventLoopDelay({ resolution: eventLoopSamplingMs });
   eventLoopDelay.enable();
   const startedAt = Date.now();
@@ -413,6 +465,7 @@ async function runStep(pipeline: Pipeline, rate: number, seconds: number, phase:
   await publisher.pause();
   const endedAt = Date.now();
   const usageAtEnd = sampleUsage(pids);
+  const appMetricsAtEnd = await pipeline.scrapeApps();
   eventLoopDelay.disable();
   clearInterval(counter);
   const acknowledged = publisher.sent - publisher.failed;
@@ -437,6 +490,12 @@ async function runStep(pipeline: Pipeline, rate: number, seconds: number, phase:
       p99: lateBy(eventLoopDelay.percentile(99)),
       max: lateBy(eventLoopDelay.max),
     },
+    appEventLoop: Object.fromEntries(
+      [...appMetricsAtEnd].map(([name, atEnd]) => [
+        name,
+        eventLoopOverStep(appMetricsAtStart.get(name) ?? new Map(), atEnd),
+      ]),
+    ),
     latencyMs: {
       alertIndexed: summarise(pipeline.alertLatency, from, endedAt),
       webhookDelivered: summarise(pipeline.webhookLatency, from, endedAt),
@@ -551,7 +610,11 @@ const triple = (summary: LatencySummary | null) =>
 function describe(result: StepResult): string {
   return `${result.achievedRate} ev/s; alert indexed ${triple(result.latencyMs.alertIndexed)} ms; webhook ${triple(
     result.latencyMs.webhookDelivered,
-  )} ms (bench event loop delay p99 ${ms(result.benchEventLoopDelayMs.p99)} ms; alert appended→delivery owed ${triple(
+  )} ms (event loop delay p99/max ms: bench ${ms(result.benchEventLoopDelayMs.p99)}/${ms(
+    result.benchEventLoopDelayMs.max,
+  )}, ${Object.entries(result.appEventLoop)
+    .map(([name, loop]) => `${name} ${ms(loop.delayP99Ms)}/${ms(loop.delayMaxMs)}`)
+    .join(', ')}; alert appended→delivery owed ${triple(
     result.latencyMs.alertToDeliveryOwed,
   )}, →webhook ${triple(result.latencyMs.deliveryOwedToWebhook)}); lag ${JSON.stringify(result.lagAtEnd)}; ${result.sustained ? 'sustained' : `NOT sustained: ${result.notSustainedBecause}`}`;
 }
