@@ -292,7 +292,7 @@ export class BatchConsumer {
   private own(partitions: TopicPartition[]): void {
     if (partitions.length === 0) return;
     const hooks = this.options.partitionState;
-    const ready = hooks ? this.untilTakenOver(partitions, hooks) : Promise.resolve();
+    const ready = hooks ? this.takeOver(partitions, hooks) : Promise.resolve();
     for (const partition of partitions) {
       this.owned.set(keyOf(partition), {
         ...partition,
@@ -304,21 +304,6 @@ export class BatchConsumer {
         caughtUp: false,
         readUpTo: -1n,
       });
-    }
-  }
-
-  /**
-   * A take-over that failed (the committed offsets not read: coordinator moving, broker busy) is tried again: the
-   * partitions' batches wait for it, and one failure must not leave them refused for good.
-   */
-  private async untilTakenOver(partitions: TopicPartition[], hooks: PartitionStateHooks): Promise<void> {
-    for (let attempt = 1; !this.stopping; attempt++) {
-      try {
-        await this.takeOver(partitions, hooks);
-        return;
-      } catch {
-        await sleep(backoffDelay(attempt, takeOverBackoff));
-      }
     }
   }
 
@@ -505,7 +490,6 @@ export class BatchConsumer {
 const partitionsGatheredPerFetch = 64;
 const maxTransactionAttempts = 10;
 const transactionBackoff = { initialMs: 20, maxMs: 1_000 };
-const takeOverBackoff = { initialMs: 200, maxMs: 5_000 };
 
 interface GatheredBatch {
   payload: EachBatchPayload;
