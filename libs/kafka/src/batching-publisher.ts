@@ -165,7 +165,7 @@ function groupByTopic(
   for (const { topic, key, value, partition } of batch) {
     let messages = byTopic.get(topic);
     if (!messages) byTopic.set(topic, (messages = []));
-    messages.push(partition === undefined ? { key, value } : { key, value, partition });
+    messages.push({ key, value, partition });
   }
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }
