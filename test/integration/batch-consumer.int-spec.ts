@@ -8,6 +8,7 @@ import {
 } from '@fleetlog/kafka';
 import { AnswerDroppingSockets } from '../support/answer-dropping-sockets';
 import { readTopicToEnd } from '../support/kafka-reader';
+import { eventually } from '../support/webhook-receiver';
 
 const brokers = () => process.env.KAFKA_BROKERS!.split(',');
 const kafka = () => new Kafka({ brokers: brokers(), logLevel: logLevel.NOTHING });
@@ -189,6 +190,47 @@ describe('BatchConsumer', () => {
     } finally {
       await consumer.stop();
     }
+  });
+
+  it('takes a partition over again when its take-over failed, then handles every record of it', async () => {
+    const topic = `it-${id}-taken-over-again`;
+    await createTopics({ topic, numPartitions: 1 });
+    await append(
+      topic,
+      ['a', 'b', 'c'].map((value) => ({ value })),
+    );
+    const events: string[] = [];
+    const handled: string[] = [];
+    const consumer = new BatchConsumer(kafka(), {
+      groupId: `it-${id}-taking-over-again`,
+      topics: [topic],
+      fromBeginning: true,
+      maxWaitTimeInMs: 50,
+      partitionState: {
+        assigned: () => {
+          events.push('assigned');
+          // As when the committed offsets cannot be read while the group coordinator moves to another broker.
+          if (events.length === 1) throw new Error('injected: the take-over failed');
+          return undefined;
+        },
+        revoked: () => void events.push('revoked'),
+        checkpoint: () => undefined,
+      },
+    });
+    await consumer.start(async (records) => {
+      handled.push(...records.map(({ value }) => value.toString()));
+    });
+    try {
+      await eventually(
+        () => (handled.length === 3 ? true : undefined),
+        60_000,
+        'every record handled after the failed take-over',
+      );
+    } finally {
+      await consumer.stop();
+    }
+    expect(handled).toEqual(['a', 'b', 'c']);
+    expect(events).toEqual(['assigned', 'revoked', 'assigned']);
   });
 
   it('commits a fetch whose outputs exceed what the broker takes in one request, each output exactly once', async () => {

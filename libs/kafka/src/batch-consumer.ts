@@ -293,6 +293,8 @@ export class BatchConsumer {
     if (partitions.length === 0) return;
     const hooks = this.options.partitionState;
     const ready = hooks ? this.takeOver(partitions, hooks) : Promise.resolve();
+    // Not lost: the partition's next batch awaits it, fails with it and starts the take-over again (see takenOver).
+    ready.catch(() => undefined);
     for (const partition of partitions) {
       this.owned.set(keyOf(partition), {
         ...partition,
@@ -362,7 +364,7 @@ export class BatchConsumer {
     for (const payload of payloads) {
       const { batch } = payload;
       const owned = this.owned.get(keyOf(batch));
-      await owned?.ready;
+      if (owned) await this.takenOver(owned);
       if (owned?.awaitingSeek) {
         // Fetched from the committed offset before the rebuild seek took effect: kafkajs fetches again from the
         // seek once this returns without resolving anything.
@@ -408,6 +410,21 @@ export class BatchConsumer {
       owned.readUpTo = next;
     }
     await heartbeat();
+  }
+
+  /**
+   * Waits for the partition's take-over. One that failed (the committed offsets could not be read while the
+   * coordinator moved, or the hooks threw) is started again, and this fetch fails before anything is handled:
+   * kafkajs fetches the batches again after its backoff, heartbeating meanwhile, and finds the new take-over.
+   * Awaiting the failed one again would refuse every batch of the partition for as long as this member owns it.
+   */
+  private async takenOver(owned: OwnedPartition): Promise<void> {
+    try {
+      await owned.ready;
+    } catch (error) {
+      if (this.owned.get(keyOf(owned)) === owned) this.rebuild(owned);
+      throw error;
+    }
   }
 
   private async commit(offsets: CommittedOffset[], outbound: OutboundRecord[]): Promise<void> {
