@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { TelemetryIngest, type IngestOutcome } from './telemetry-ingest';
 
 const receivedAt = new Date('2026-11-23T12:00:00.000Z');
@@ -29,6 +30,48 @@ function rejection(outcome: IngestOutcome) {
 }
 
 describe('TelemetryIngest', () => {
+  it('refuses a timestamp exactly when one of its fields is outside the calendar, leap days included', () => {
+    const pad = (value: number, width: number) => String(value).padStart(width, '0');
+    // Any digits the schema's pattern lets through, mostly at the edges of their ranges, in years that test leap days
+    // (a date too old for the gateway is refused too, but for its age, not its calendar).
+    const field = (max: number, edges: number[]) =>
+      fc.oneof(fc.constantFrom(...edges), fc.integer({ min: 0, max }));
+    const fields = fc.record({
+      year: fc.constantFrom(2024, 2025, 2026, 2100, 2400),
+      month: field(99, [0, 1, 2, 4, 12, 13]),
+      day: field(99, [0, 1, 28, 29, 30, 31, 32]),
+      hour: field(23, [23, 24, 99]),
+      minute: field(59, [59, 60]),
+      second: field(59, [59, 60]),
+    });
+    fc.assert(
+      fc.property(fields, ({ year, month, day, hour, minute, second }) => {
+        const ts = `${pad(year, 4)}-${pad(month, 2)}-${pad(day, 2)}T${pad(hour, 2)}:${pad(minute, 2)}:${pad(second, 2)}Z`;
+        const utc = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+        // Date.UTC rolls fields over into the next unit: only a real date and time comes back unchanged.
+        const inCalendar =
+          utc.getUTCFullYear() === year &&
+          utc.getUTCMonth() === month - 1 &&
+          utc.getUTCDate() === day &&
+          utc.getUTCHours() === hour &&
+          utc.getUTCMinutes() === minute &&
+          utc.getUTCSeconds() === second;
+        const outcome = run({ ...good, ts });
+        const refusedForCalendar =
+          !outcome.accepted &&
+          outcome.deadLetter.reason === 'schema-violation' &&
+          outcome.deadLetter.path === '/ts';
+        expect(refusedForCalendar).toBe(!inCalendar);
+      }),
+      {
+        numRuns: 5_000,
+        examples: [2024, 2025, 2100, 2400].map((year) => [
+          { year, month: 2, day: 29, hour: 12, minute: 0, second: 0 },
+        ]),
+      },
+    );
+  });
+
   it('accepts a valid message and stamps when it was received', () => {
     const outcome = run(good);
     expect(outcome).toMatchObject({ accepted: true });

@@ -237,22 +237,36 @@ function pointerTo(keys: readonly string[]): string {
   return keys.map((key) => `/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
 }
 
-const calendarFields = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})/;
-
-/** Month, day, hour, minute and second in their ranges (the schema's pattern only says they are digits). */
+/**
+ * Month, day, hour, minute and second in their ranges (the schema's pattern only says they are digits). Read digit
+ * by digit from their fixed places: a regular expression and a Date per message took a twelfth of the hot path.
+ */
 function isCalendarTime(ts: string): boolean {
-  const [year, month, day, hour, minute, second] = calendarFields.exec(ts)!.slice(1).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const month = digitsAt(ts, 5, 2);
+  const day = digitsAt(ts, 8, 2);
   return (
-    month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 && second <= 59
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysInMonth(digitsAt(ts, 0, 4), month) &&
+    digitsAt(ts, 11, 2) <= 23 &&
+    digitsAt(ts, 14, 2) <= 59 &&
+    digitsAt(ts, 17, 2) <= 59
   );
+}
+
+function digitsAt(text: string, at: number, count: number): number {
+  let value = 0;
+  for (let index = at; index < at + count; index++) value = value * 10 + text.charCodeAt(index) - zero;
+  return value;
+}
+
+const zero = 0x30;
+
+/** In the proleptic Gregorian calendar, as Elasticsearch's date parsing and Date.UTC use it. */
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
 function isPlainObjectOrAbsent(value: unknown): boolean {
