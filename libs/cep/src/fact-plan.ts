@@ -8,7 +8,7 @@ import {
   type Facts,
   type Rule,
 } from '@fleetlog/rules';
-import { SlidingWindow, type WindowFunction } from '@fleetlog/windows';
+import { doubleArray, SlidingWindow, type WindowFunction } from '@fleetlog/windows';
 
 /** One sliding window a vehicle keeps: a field over a span, with the functions some rule asks of it. */
 export interface WindowSpec {
@@ -24,12 +24,12 @@ export interface DerivedState {
   /** Views into `numbers`. */
   windows: SlidingWindow[];
   /**
-   * Every number the vehicle keeps for its derived facts, in one typed array (each costs about 250 B of bookkeeping
-   * whatever its length): the windows' panes, then from `FactPlan.previousAt` the latest in-order value of each
+   * Every number the vehicle keeps for its derived facts, in one array of doubles (see `doubleArray`): the
+   * windows' panes, then from `FactPlan.previousAt` the latest in-order value of each
    * `previousFields` entry and its event time, NaN until seen. Kept per field, so that a message without the field
    * (a trouble-code message amid readings) changes nothing.
    */
-  numbers: Float64Array;
+  numbers: number[];
 }
 
 /**
@@ -95,7 +95,7 @@ export class FactPlan {
   newState(): DerivedState {
     // A vehicle under rules without windows or change/rate facts shares the empty ones: no typed array of its own.
     if (this.windows.length === 0 && this.previousFields.length === 0) return this.stateless;
-    const numbers = new Float64Array(this.previousAt + this.previousFields.length * 2);
+    const numbers = doubleArray(this.previousAt + this.previousFields.length * 2, 0);
     numbers.fill(Number.NaN, this.previousAt);
     const windows = this.windows.map(
       (spec, index) =>
@@ -119,18 +119,18 @@ export class FactPlan {
       if (from === -1) return;
       const start = previous.windowOffsets[from]!;
       const length = SlidingWindow.lengthFor(spec.sizeMs, spec.functions);
-      next.numbers.set(state.numbers.subarray(start, start + length), this.windowOffsets[index]);
+      copyNumbers(state.numbers, start, next.numbers, this.windowOffsets[index]!, length);
     });
     this.previousFields.forEach((field, index) => {
       const from = previous.previousFields.indexOf(field);
       if (from === -1) return;
       const start = previous.previousAt + 2 * from;
-      next.numbers.set(state.numbers.subarray(start, start + 2), this.previousAt + 2 * index);
+      copyNumbers(state.numbers, start, next.numbers, this.previousAt + 2 * index, 2);
     });
     return next;
   }
 
-  private readonly stateless: DerivedState = { windows: [], numbers: new Float64Array(0) };
+  private readonly stateless: DerivedState = { windows: [], numbers: [] };
   /** Where each window's numbers start in `DerivedState.numbers`. */
   private readonly windowOffsets: number[];
   /** Where the previous values start in `DerivedState.numbers`: after every window. */
@@ -184,6 +184,10 @@ export class FactPlan {
       }
     }
   }
+}
+
+function copyNumbers(from: number[], fromStart: number, to: number[], toStart: number, length: number): void {
+  for (let index = 0; index < length; index++) to[toStart + index] = from[fromStart + index]!;
 }
 
 function sameWindow(a: WindowSpec, b: WindowSpec): boolean {

@@ -57,8 +57,11 @@ interface VehicleState {
   /** The `seq` of the newest message, if the device numbers its messages: what tells a resent message. */
   lastSeq: number | undefined;
   previous: PreviousSample | undefined;
-  /** Open aggregate windows, oldest first: usually one, two around a boundary within lateness. */
-  readonly minutes: VehicleMinute[];
+  /**
+   * The oldest open aggregate window, which links to the later ones: usually one, two around a boundary within
+   * lateness. A list rather than an array, whose first push reserves room for 17.
+   */
+  minutes: VehicleMinute | undefined;
   /** The absence deadline this vehicle has in its partition's queue, if any. */
   queuedDeadline: number | undefined;
 }
@@ -405,8 +408,9 @@ export class StreamProcessor {
       due = state.closingMinutes.popDue(watermark)
     ) {
       const vehicle = due.item;
-      while (vehicle.minutes.length > 0 && vehicle.minutes[0]!.end <= watermark) {
-        const minute = vehicle.minutes.shift()!;
+      while (vehicle.minutes && vehicle.minutes.end <= watermark) {
+        const minute = vehicle.minutes;
+        vehicle.minutes = minute.later;
         if (emit && minute.end > state.restoredWatermark) {
           const document = minute.document(vehicle.vehicleId, vehicle.fleetId);
           batch.writes.push({
@@ -453,12 +457,15 @@ export class StreamProcessor {
   }
 
   private minuteOf(state: PartitionState, vehicle: VehicleState, eventTime: number): VehicleMinute {
-    for (const minute of vehicle.minutes) {
-      if (eventTime >= minute.start && eventTime < minute.end) return minute;
+    let earlier: VehicleMinute | undefined;
+    let open = vehicle.minutes;
+    for (; open && open.start <= eventTime; earlier = open, open = open.later) {
+      if (eventTime < open.end) return open;
     }
     const minute = VehicleMinute.of(eventTime, this.options.aggregateWindowMs);
-    const position = vehicle.minutes.findIndex((open) => open.start > minute.start);
-    vehicle.minutes.splice(position === -1 ? vehicle.minutes.length : position, 0, minute);
+    minute.later = open;
+    if (earlier) earlier.later = minute;
+    else vehicle.minutes = minute;
     state.closingMinutes.push(minute.end, vehicle);
     return minute;
   }
@@ -488,7 +495,7 @@ export class StreamProcessor {
         lastEventTime: -Infinity,
         lastSeq: undefined,
         previous: undefined,
-        minutes: [],
+        minutes: undefined,
         queuedDeadline: undefined,
       };
       fleet.set(telemetry.vehicleId, vehicle);
@@ -503,7 +510,7 @@ export class StreamProcessor {
       for (const [vehicleId, vehicle] of fleet) {
         if (
           vehicle.lastEventTime < horizon &&
-          vehicle.minutes.length === 0 &&
+          vehicle.minutes === undefined &&
           vehicle.queuedDeadline === undefined &&
           vehicle.alerts.states.every((rule) => rule === undefined)
         ) {

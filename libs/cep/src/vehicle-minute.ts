@@ -43,58 +43,109 @@ export interface VehicleMinuteDocument {
   location?: { lat: number; lon: number };
 }
 
+/** Where VehicleMinute keeps each of its numbers in `numbers`. */
+const startAt = 0;
+const endAt = 1;
+const messagesAt = 2;
+const speedSumAt = 3;
+const speedCountAt = 4;
+const maxSpeedAt = 5;
+const maxRpmAt = 6;
+const maxCoolantAt = 7;
+const distanceKmAt = 8;
+const fuelLitresAt = 9;
+/** 1 once an interval had MAF at both ends. */
+const mafSeenAt = 10;
+const idleMsAt = 11;
+const harshEventsAt = 12;
+const firstFuelTimeAt = 13;
+const firstFuelAt = 14;
+const lastFuelTimeAt = 15;
+const lastFuelAt = 16;
+/** NaN until a message with a position. */
+const latAt = 17;
+const lonAt = 18;
+const locationTimeAt = 19;
+
 /**
  * One vehicle's open tumbling window (one minute by default): what the fleet dashboards chart. Distance is speed
  * integrated over time (trapezoids), fuel used is the drop in tank level and, where the vehicle reports MAF, the
  * fuel that air flow implies; idling is time at zero speed with the engine turning.
+ *
+ * Every vehicle keeps one or two of these, so their numbers live unboxed in one array of doubles: as object fields,
+ * each number that is not a small integer is a heap object of its own, and a minute took about 450 bytes.
  */
 export class VehicleMinute {
-  messages = 0;
-  private speedSum = 0;
-  private speedCount = 0;
-  private maxSpeed = -Infinity;
-  private maxRpm = -Infinity;
-  private maxCoolant = -Infinity;
-  private distanceKm = 0;
-  private fuelLitres = 0;
-  private mafSeen = false;
-  private idleMs = 0;
-  private harshEvents = 0;
-  private firstFuelTime = Infinity;
-  private firstFuel = Number.NaN;
-  private lastFuelTime = -Infinity;
-  private lastFuel = Number.NaN;
-  private location: { lat: number; lon: number } | undefined;
-  private locationTime = -Infinity;
+  private readonly numbers: number[];
+  /** The vehicle's next open window, later than this one: open windows form a list, oldest first. */
+  later: VehicleMinute | undefined;
 
-  constructor(
-    readonly start: number,
-    readonly end: number,
-  ) {}
+  constructor(start: number, end: number) {
+    // Literal doubles (NaN, ±Infinity) make it an array of unboxed doubles from the start.
+    this.numbers = [
+      start,
+      end,
+      0,
+      0,
+      0,
+      -Infinity,
+      -Infinity,
+      -Infinity,
+      0,
+      0,
+      0,
+      0,
+      0,
+      Infinity,
+      Number.NaN,
+      -Infinity,
+      Number.NaN,
+      Number.NaN,
+      Number.NaN,
+      -Infinity,
+    ];
+  }
 
   static of(time: number, sizeMs: number): VehicleMinute {
     const { start, end } = tumblingWindowOf(time, sizeMs);
     return new VehicleMinute(start, end);
   }
 
+  get start(): number {
+    return this.numbers[startAt]!;
+  }
+
+  get end(): number {
+    return this.numbers[endAt]!;
+  }
+
   /** Readings of any message in the window, in order or not. */
   addReadings(time: number, telemetry: TelemetryRecord): void {
-    this.messages++;
+    const numbers = this.numbers;
+    numbers[messagesAt]!++;
     const { speedKph, rpm, coolantTempC, fuelLevelPct, position } = telemetry;
     if (typeof speedKph === 'number') {
-      this.speedSum += speedKph;
-      this.speedCount++;
-      if (speedKph > this.maxSpeed) this.maxSpeed = speedKph;
+      numbers[speedSumAt] += speedKph;
+      numbers[speedCountAt]!++;
+      if (speedKph > numbers[maxSpeedAt]!) numbers[maxSpeedAt] = speedKph;
     }
-    if (typeof rpm === 'number' && rpm > this.maxRpm) this.maxRpm = rpm;
-    if (typeof coolantTempC === 'number' && coolantTempC > this.maxCoolant) this.maxCoolant = coolantTempC;
+    if (typeof rpm === 'number' && rpm > numbers[maxRpmAt]!) numbers[maxRpmAt] = rpm;
+    if (typeof coolantTempC === 'number' && coolantTempC > numbers[maxCoolantAt]!)
+      numbers[maxCoolantAt] = coolantTempC;
     if (typeof fuelLevelPct === 'number') {
-      if (time < this.firstFuelTime) [this.firstFuelTime, this.firstFuel] = [time, fuelLevelPct];
-      if (time >= this.lastFuelTime) [this.lastFuelTime, this.lastFuel] = [time, fuelLevelPct];
+      if (time < numbers[firstFuelTimeAt]!) {
+        numbers[firstFuelTimeAt] = time;
+        numbers[firstFuelAt] = fuelLevelPct;
+      }
+      if (time >= numbers[lastFuelTimeAt]!) {
+        numbers[lastFuelTimeAt] = time;
+        numbers[lastFuelAt] = fuelLevelPct;
+      }
     }
-    if (position && time >= this.locationTime) {
-      this.location = { lat: position.lat, lon: position.lon };
-      this.locationTime = time;
+    if (position && time >= numbers[locationTimeAt]!) {
+      numbers[latAt] = position.lat;
+      numbers[lonAt] = position.lon;
+      numbers[locationTimeAt] = time;
     }
   }
 
@@ -103,46 +154,48 @@ export class VehicleMinute {
    * Returns whether this reading is a harsh event, for the next call's onset detection.
    */
   addInterval(previous: PreviousSample, time: number, telemetry: TelemetryRecord): boolean {
+    const numbers = this.numbers;
     const gapMs = time - previous.time;
     const { speedKph, mafGs } = telemetry;
     if (gapMs <= 0 || gapMs > maxIntegrationGapMs) return false;
     const hours = gapMs / 3_600_000;
     let harsh = false;
     if (typeof speedKph === 'number' && previous.speedKph !== undefined) {
-      this.distanceKm += ((previous.speedKph + speedKph) / 2) * hours;
+      numbers[distanceKmAt] += ((previous.speedKph + speedKph) / 2) * hours;
       const rate = (speedKph - previous.speedKph) / (gapMs / 1000);
       harsh = rate <= harshBrakingKphPerSecond || rate >= harshAccelerationKphPerSecond;
-      if (harsh && !previous.harsh) this.harshEvents++;
+      if (harsh && !previous.harsh) numbers[harshEventsAt]!++;
     }
-    if (previous.speedKph === 0 && previous.rpm !== undefined && previous.rpm > 0) this.idleMs += gapMs;
+    if (previous.speedKph === 0 && previous.rpm !== undefined && previous.rpm > 0) numbers[idleMsAt] += gapMs;
     if (typeof mafGs === 'number' && previous.mafGs !== undefined) {
-      this.mafSeen = true;
+      numbers[mafSeenAt] = 1;
       const airGrams = ((previous.mafGs + mafGs) / 2) * (gapMs / 1000);
-      this.fuelLitres += airGrams / stoichiometricAirFuelRatio / petrolGramsPerLitre;
+      numbers[fuelLitresAt] += airGrams / stoichiometricAirFuelRatio / petrolGramsPerLitre;
     }
     return harsh;
   }
 
   document(vehicleId: string, fleetId: string): VehicleMinuteDocument {
+    const numbers = this.numbers;
     const finite = (value: number) => (Number.isFinite(value) ? round(value) : undefined);
+    const speedCount = numbers[speedCountAt]!;
+    const firstFuel = numbers[firstFuelAt]!;
     return {
       '@timestamp': new Date(this.start).toISOString(),
       windowEnd: new Date(this.end).toISOString(),
       vehicleId,
       fleetId,
-      messages: this.messages,
-      avgSpeedKph: this.speedCount > 0 ? round(this.speedSum / this.speedCount) : undefined,
-      maxSpeedKph: finite(this.maxSpeed),
-      maxRpm: finite(this.maxRpm),
-      maxCoolantTempC: finite(this.maxCoolant),
-      distanceKm: round(this.distanceKm),
-      fuelUsedPct: Number.isNaN(this.firstFuel)
-        ? undefined
-        : round(Math.max(0, this.firstFuel - this.lastFuel)),
-      fuelUsedL: this.mafSeen ? round(this.fuelLitres) : undefined,
-      idleSeconds: round(this.idleMs / 1000),
-      harshEvents: this.harshEvents,
-      location: this.location,
+      messages: numbers[messagesAt]!,
+      avgSpeedKph: speedCount > 0 ? round(numbers[speedSumAt]! / speedCount) : undefined,
+      maxSpeedKph: finite(numbers[maxSpeedAt]!),
+      maxRpm: finite(numbers[maxRpmAt]!),
+      maxCoolantTempC: finite(numbers[maxCoolantAt]!),
+      distanceKm: round(numbers[distanceKmAt]!),
+      fuelUsedPct: Number.isNaN(firstFuel) ? undefined : round(Math.max(0, firstFuel - numbers[lastFuelAt]!)),
+      fuelUsedL: numbers[mafSeenAt] === 1 ? round(numbers[fuelLitresAt]!) : undefined,
+      idleSeconds: round(numbers[idleMsAt]! / 1000),
+      harshEvents: numbers[harshEventsAt]!,
+      location: Number.isNaN(numbers[latAt]!) ? undefined : { lat: numbers[latAt]!, lon: numbers[lonAt]! },
     };
   }
 }

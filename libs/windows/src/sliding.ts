@@ -49,10 +49,21 @@ function layoutFor(paneMs: number, panes: number, requested: readonly WindowFunc
   return layout;
 }
 
-/** Where in a shared Float64Array a window keeps its numbers. */
+/** Where in a shared array of doubles (see `doubleArray`) a window keeps its numbers. */
 export interface WindowStorage {
-  buffer: Float64Array;
+  buffer: number[];
   offset: number;
+}
+
+/**
+ * An array of `length` copies of `value` that V8 keeps as unboxed doubles, as in a Float64Array: 8 bytes a number
+ * and about 50 bytes for the array, where a typed array costs about 250 bytes of bookkeeping whatever its length.
+ * Writing anything but numbers into it would undo that.
+ */
+export function doubleArray(length: number, value: number): number[] {
+  // Sized up front, so with room for exactly `length` (grown by pushes it would keep spare room); the NaN fill turns
+  // its element kind to doubles.
+  return new Array<number>(length).fill(Number.NaN).fill(value);
 }
 
 function paneMsOf(sizeMs: number, panes: number): number {
@@ -67,11 +78,12 @@ function paneMsOf(sizeMs: number, panes: number): number {
 
 /** The window object itself on 64-bit V8 without pointer compression (Node's default): a header and two fields. */
 const objectBytes = 40;
+const bytesPerNumber = 8;
 
 /**
  * One vehicle's sliding window over one signal, answering e.g. "avg speedKph over the last 5m" at every message in
  * constant time and bounded memory. Time is cut into panes of paneMs = sizeMs / panes; a ring of `panes` slots in a
- * single Float64Array keeps, per pane, only the columns the requested functions need: a count always; a sum for
+ * single array of doubles keeps, per pane, only the columns the requested functions need: a count always; a sum for
  * sum, avg and stddev (a sum rather than mean × count, so that sums of whole numbers are exact); M2 for stddev, the
  * pane mean being sum / count; min; max; first and last, each with its event time. One more number holds the index
  * of the newest pane seen, which bounds what the ring can take: see add.
@@ -87,10 +99,10 @@ export class SlidingWindow {
   private readonly layout: Layout;
   /**
    * From `base`: [newest pane index, then `panes` slots of `stride` columns], the slot of pane p being p mod panes.
-   * Its own array, or a stretch of one the caller shares between several windows (a typed array costs about 250 B
-   * of bookkeeping whatever its length: one per vehicle rather than one per window).
+   * Its own array, or a stretch of one the caller shares between several windows (one array per vehicle rather
+   * than one per window).
    */
-  private readonly data: Float64Array;
+  private readonly data: number[];
   private readonly base: number;
   private readonly end: number;
 
@@ -110,7 +122,7 @@ export class SlidingWindow {
     ) {
       throw new RangeError(`the storage has no room for ${length} numbers at ${storage.offset}`);
     }
-    this.data = storage?.buffer ?? new Float64Array(length);
+    this.data = storage?.buffer ?? doubleArray(length, 0);
     this.base = storage?.offset ?? 0;
     this.end = this.base + length;
     this.data[this.base] = -Infinity;
@@ -178,9 +190,9 @@ export class SlidingWindow {
     }
   }
 
-  /** The numbers this window keeps and this object; not the engine's bookkeeping for a typed array of its own. */
+  /** The numbers this window keeps and this object; not the engine's bookkeeping for an array of its own. */
   stateBytes(): number {
-    return (this.end - this.base) * Float64Array.BYTES_PER_ELEMENT + objectBytes;
+    return (this.end - this.base) * bytesPerNumber + objectBytes;
   }
 
   private slotOf(pane: number): number {
