@@ -78,6 +78,32 @@ describe('FactPlan', () => {
     expect(Object.keys(second)).toEqual(['speedKph', 'fuelLevelPct', 'secondsSinceLastMessage']);
   });
 
+  it('keeps each vehicle’s windows and previous values apart, though one set of window objects reads them all', () => {
+    const { plan, derive } = planFor([rule('a', { all: [avgSpeed5m, maxSpeed300s, speedRate] })]);
+    const [slow, fast] = [plan.newState(), plan.newState()];
+    for (const [time, slowSpeed, fastSpeed] of [
+      [0, 10, 100],
+      [1_000, 20, 130],
+    ] as const) {
+      plan.addToWindows(slow, time, { speedKph: slowSpeed });
+      plan.addToWindows(fast, time, { speedKph: fastSpeed });
+    }
+    const previous = 0;
+    expect(derive(slow, 1_000, previous, { speedKph: 20 })).toMatchObject({
+      'window:avg:speedKph:300000': 15,
+      'window:max:speedKph:300000': 20,
+    });
+    expect(derive(fast, 1_000, previous, { speedKph: 130 })).toMatchObject({
+      'window:avg:speedKph:300000': 115,
+      'window:max:speedKph:300000': 130,
+    });
+    expect(derive(slow, 2_000, 1_000, { speedKph: 26 })['rate:speedKph']).toBe(6);
+    expect(plan.newState()).toEqual(plan.newState());
+    expect(
+      derive(plan.newState(), 0, undefined, { speedKph: 1 })['window:avg:speedKph:300000'],
+    ).toBeUndefined();
+  });
+
   it('carries a field’s previous value across a message without it, rating over the time between readings', () => {
     const { plan, derive } = planFor([rule('a', { all: [fuelChange, speedRate] })]);
     const state = plan.newState();

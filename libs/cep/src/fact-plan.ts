@@ -19,18 +19,13 @@ export interface WindowSpec {
   keys: Array<[WindowFunction, string]>;
 }
 
-/** What the vehicle remembers between messages for the rules to read. */
-export interface DerivedState {
-  /** Views into `numbers`. */
-  windows: SlidingWindow[];
-  /**
-   * Every number the vehicle keeps for its derived facts, in one array of doubles (see `doubleArray`): the
-   * windows' panes, then from `FactPlan.previousAt` the latest in-order value of each
-   * `previousFields` entry and its event time, NaN until seen. Kept per field, so that a message without the field
-   * (a trouble-code message amid readings) changes nothing.
-   */
-  numbers: number[];
-}
+/**
+ * What the vehicle remembers between messages for the rules to read: every number it keeps for its derived facts,
+ * in one array of doubles (see `doubleArray`). The windows' panes, read through the plan's window objects, then
+ * from `FactPlan.previousAt` the latest in-order value of each `previousFields` entry and its event time, NaN until
+ * seen. Kept per field, so that a message without the field (a trouble-code message amid readings) changes nothing.
+ */
+export type DerivedState = number[];
 
 /**
  * The facts the rules read beyond the message itself, worked out once per rule set: the engine reads the rules to
@@ -85,6 +80,16 @@ export class FactPlan {
       slotOf(parameterizedFactKey({ fact: 'rate', field })),
     );
     this.windowSlots = this.windows.map((spec) => spec.keys.map(([fn, key]) => [fn, slotOf(key)]));
+    this.emptyState = doubleArray(this.previousAt + this.previousFields.length * 2, 0);
+    this.emptyState.fill(Number.NaN, this.previousAt);
+    // Each window marks its part of the array empty as it is built on it.
+    this.windowViews = this.windows.map(
+      (spec, index) =>
+        new SlidingWindow(spec.sizeMs, spec.functions, 10, {
+          buffer: this.emptyState,
+          offset: this.windowOffsets[index]!,
+        }),
+    );
   }
 
   /** The longest window: how far back in event time a rebuild must read for windows to be whole. */
@@ -93,18 +98,10 @@ export class FactPlan {
   }
 
   newState(): DerivedState {
-    // A vehicle under rules without windows or change/rate facts shares the empty ones: no typed array of its own.
-    if (this.windows.length === 0 && this.previousFields.length === 0) return this.stateless;
-    const numbers = doubleArray(this.previousAt + this.previousFields.length * 2, 0);
-    numbers.fill(Number.NaN, this.previousAt);
-    const windows = this.windows.map(
-      (spec, index) =>
-        new SlidingWindow(spec.sizeMs, spec.functions, 10, {
-          buffer: numbers,
-          offset: this.windowOffsets[index]!,
-        }),
-    );
-    return { windows, numbers };
+    // A vehicle under rules without windows or change/rate facts shares the empty array: none of its own.
+    if (this.emptyState.length === 0) return this.emptyState;
+    // Slicing a double array makes one of the same kind and exactly its length.
+    return this.emptyState.slice();
   }
 
   /**
@@ -119,28 +116,31 @@ export class FactPlan {
       if (from === -1) return;
       const start = previous.windowOffsets[from]!;
       const length = SlidingWindow.lengthFor(spec.sizeMs, spec.functions);
-      copyNumbers(state.numbers, start, next.numbers, this.windowOffsets[index]!, length);
+      copyNumbers(state, start, next, this.windowOffsets[index]!, length);
     });
     this.previousFields.forEach((field, index) => {
       const from = previous.previousFields.indexOf(field);
       if (from === -1) return;
       const start = previous.previousAt + 2 * from;
-      copyNumbers(state.numbers, start, next.numbers, this.previousAt + 2 * index, 2);
+      copyNumbers(state, start, next, this.previousAt + 2 * index, 2);
     });
     return next;
   }
 
-  private readonly stateless: DerivedState = { windows: [], numbers: [] };
-  /** Where each window's numbers start in `DerivedState.numbers`. */
+  /** Where each window's numbers start in a `DerivedState`. */
   private readonly windowOffsets: number[];
-  /** Where the previous values start in `DerivedState.numbers`: after every window. */
+  /** Where the previous values start in a `DerivedState`: after every window. */
   private readonly previousAt: number;
+  /** What a vehicle starts with: empty windows, previous values unseen. */
+  private readonly emptyState: DerivedState;
+  /** One per window spec, pointed at a vehicle's state for each use (see `SlidingWindow.over`). */
+  private readonly windowViews: SlidingWindow[];
 
   /** Adds a message's readings to the windows; out-of-order messages within lateness count too. */
   addToWindows(state: DerivedState, eventTime: number, facts: Facts): void {
     for (let index = 0; index < this.windows.length; index++) {
       const value = facts[this.windows[index]!.field];
-      if (typeof value === 'number') state.windows[index]!.add(eventTime, value);
+      if (typeof value === 'number') this.windowViews[index]!.over(state).add(eventTime, value);
     }
   }
 
@@ -157,7 +157,7 @@ export class FactPlan {
   ): void {
     facts[secondsSinceLastMessage] =
       previousTime === undefined ? undefined : (eventTime - previousTime) / 1000;
-    const previous = state.numbers;
+    const previous = state;
     const at = this.previousAt;
     for (let index = 0; index < this.previousFields.length; index++) {
       const value = facts[this.previousFields[index]!];
@@ -178,7 +178,7 @@ export class FactPlan {
       previous[at + 2 * index + 1] = eventTime;
     }
     for (let index = 0; index < this.windows.length; index++) {
-      const window = state.windows[index]!;
+      const window = this.windowViews[index]!.over(state);
       for (const [fn, slot] of this.windowSlots[index]!) {
         if (slot >= 0) derived[slot] = window.value(fn, eventTime);
       }

@@ -263,5 +263,7 @@ describe('SlidingWindow in shared storage', () => {
     expect(
       () => new SlidingWindow(60_000, ['avg'], 10, { buffer: doubleArray(length, 0), offset: 1 }),
     ).toThrow(RangeError);
+    const window = new SlidingWindow(60_000, ['avg'], 10, { buffer: doubleArray(length + 1, 0), offset: 1 });
+    expect(() => window.over(doubleArray(length, 0))).toThrow(RangeError);
   });
 });

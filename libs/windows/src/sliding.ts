@@ -100,9 +100,9 @@ export class SlidingWindow {
   /**
    * From `base`: [newest pane index, then `panes` slots of `stride` columns], the slot of pane p being p mod panes.
    * Its own array, or a stretch of one the caller shares between several windows (one array per vehicle rather
-   * than one per window).
+   * than one per window), which `over` can exchange for another laid out the same way.
    */
-  private readonly data: number[];
+  private data: number[];
   private readonly base: number;
   private readonly end: number;
 
@@ -126,6 +126,18 @@ export class SlidingWindow {
     this.base = storage?.offset ?? 0;
     this.end = this.base + length;
     this.data[this.base] = -Infinity;
+  }
+
+  /**
+   * Points this window at the same stretch of another array, as shared storage is laid out for every vehicle: one
+   * window object then serves each vehicle's numbers in turn, and a vehicle keeps nothing but its array.
+   */
+  over(buffer: number[]): this {
+    if (buffer.length < this.end) {
+      throw new RangeError(`the storage has no room for the numbers at ${this.base} to ${this.end}`);
+    }
+    this.data = buffer;
+    return this;
   }
 
   /**
