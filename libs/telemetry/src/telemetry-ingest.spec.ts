@@ -30,6 +30,24 @@ function rejection(outcome: IngestOutcome) {
 }
 
 describe('TelemetryIngest', () => {
+  it('stamps each message with its own receipt time, down to the millisecond', () => {
+    const stamps = [0, 0, 1, 1_000, 1].map((later) => {
+      const outcome = ingest.ingest(
+        topic,
+        Buffer.from(JSON.stringify(good)),
+        new Date(receivedAt.getTime() + later),
+      );
+      return outcome.accepted && outcome.record.receivedAt;
+    });
+    expect(stamps).toEqual([
+      '2026-11-23T12:00:00.000Z',
+      '2026-11-23T12:00:00.000Z',
+      '2026-11-23T12:00:00.001Z',
+      '2026-11-23T12:00:01.000Z',
+      '2026-11-23T12:00:00.001Z',
+    ]);
+  });
+
   it('refuses a timestamp exactly when one of its fields is outside the calendar, leap days included', () => {
     const pad = (value: number, width: number) => String(value).padStart(width, '0');
     // Any digits the schema's pattern lets through, mostly at the edges of their ranges, in years that test leap days
