@@ -66,7 +66,10 @@ async function main(): Promise<void> {
     };
     mkdirSync(logDirectory, { recursive: true });
     const apps: Array<[AppName, NodeJS.ProcessEnv]> = [
-      ['gateway', { HTTP_PORT: '3001' }],
+      // Long enough for the supervisor to restart a crashed gateway with nothing lost. Left at the 24 h default, the
+      // session of a stopped demo had the shared local broker queue and autosave every message tests published
+      // after it, for a day: 200 MB rewritten each second.
+      ['gateway', { HTTP_PORT: '3001', GATEWAY_SESSION_EXPIRY_S: '600' }],
       ['cep', { HTTP_PORT: '3002' }],
       // The demo's receiver is on loopback, which the SSRF guard refuses unless told otherwise.
       [
