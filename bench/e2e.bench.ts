@@ -93,6 +93,8 @@ interface AlertTimeline {
   raisedAt: number;
   alertAppended?: number;
   deliveryOwedAppended?: number;
+  /** The notifier's clock as it began the attempt that arrived (the webhook's `timestamp`). */
+  attemptStarted?: number;
   webhookArrived?: number;
 }
 
@@ -130,6 +132,10 @@ interface StepResult {
     alertToDeliveryOwed: LatencySummary;
     /** The delivery owed appended → the webhook received. */
     deliveryOwedToWebhook: LatencySummary;
+    /** Its two parts: delivery owed appended → the attempt that arrived began (waiting in the notifier)… */
+    deliveryOwedToAttempt: LatencySummary;
+    /** …and that attempt's start → the webhook received (connection, request, the receiver's event loop). */
+    attemptToWebhook: LatencySummary;
     searchable: LatencySummary | null;
   };
   /** Records not yet committed, per consumer group: at the step's end and its largest. */
@@ -151,6 +157,8 @@ class Pipeline {
   readonly webhookLatency: Observation[] = [];
   readonly alertToDeliveryOwedLatency: Observation[] = [];
   readonly deliveryOwedToWebhookLatency: Observation[] = [];
+  readonly deliveryOwedToAttemptLatency: Observation[] = [];
+  readonly attemptToWebhookLatency: Observation[] = [];
   readonly searchableLatency: Observation[] = [];
   readonly lag: Array<{ at: number; byGroup: Record<string, number> }> = [];
   readonly apps = new Map<AppName, AppProcess>();
@@ -343,11 +351,12 @@ class Pipeline {
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
         response.writeHead(204).end();
-        const { type, data } = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        const { type, timestamp, data } = JSON.parse(Buffer.concat(chunks).toString('utf8'));
         if (type === 'alert.active' && data.ruleId === 'e2e-speeding') {
           const raisedAt = Date.parse(data.raisedAt);
           const arrivedAt = Date.now();
           this.webhookLatency.push({ at: raisedAt, ms: arrivedAt - raisedAt });
+          this.mark(data.alertId, raisedAt, 'attemptStarted', Date.parse(timestamp));
           this.mark(data.alertId, raisedAt, 'webhookArrived', arrivedAt);
         }
       });
@@ -393,14 +402,21 @@ class Pipeline {
   ): void {
     const timeline = this.timelines.get(alertId) ?? { raisedAt };
     timeline[point] = at;
-    const { alertAppended, deliveryOwedAppended, webhookArrived } = timeline;
-    if (alertAppended === undefined || deliveryOwedAppended === undefined || webhookArrived === undefined) {
+    const { alertAppended, deliveryOwedAppended, attemptStarted, webhookArrived } = timeline;
+    if (
+      alertAppended === undefined ||
+      deliveryOwedAppended === undefined ||
+      attemptStarted === undefined ||
+      webhookArrived === undefined
+    ) {
       this.timelines.set(alertId, timeline);
       return;
     }
     this.timelines.delete(alertId);
     this.alertToDeliveryOwedLatency.push({ at: raisedAt, ms: deliveryOwedAppended - alertAppended });
     this.deliveryOwedToWebhookLatency.push({ at: raisedAt, ms: webhookArrived - deliveryOwedAppended });
+    this.deliveryOwedToAttemptLatency.push({ at: raisedAt, ms: attemptStarted - deliveryOwedAppended });
+    this.attemptToWebhookLatency.push({ at: raisedAt, ms: webhookArrived - attemptStarted });
   }
 }
 
@@ -501,6 +517,8 @@ async function runStep(pipeline: Pipeline, rate: number, seconds: number, phase:
       webhookDelivered: summarise(pipeline.webhookLatency, from, endedAt),
       alertToDeliveryOwed: summarise(pipeline.alertToDeliveryOwedLatency, from, endedAt),
       deliveryOwedToWebhook: summarise(pipeline.deliveryOwedToWebhookLatency, from, endedAt),
+      deliveryOwedToAttempt: summarise(pipeline.deliveryOwedToAttemptLatency, from, endedAt),
+      attemptToWebhook: summarise(pipeline.attemptToWebhookLatency, from, endedAt),
       searchable: pipeline.mode === 'indexed' ? summarise(pipeline.searchableLatency, from, endedAt) : null,
     },
     lagAtEnd,
@@ -625,7 +643,9 @@ function describe(result: StepResult): string {
     .map(([name, loop]) => `${name} ${ms(loop.delayP99Ms)}/${ms(loop.delayMaxMs)}`)
     .join(', ')}; alert appended→delivery owed ${triple(
     result.latencyMs.alertToDeliveryOwed,
-  )}, →webhook ${triple(result.latencyMs.deliveryOwedToWebhook)}); lag ${JSON.stringify(result.lagAtEnd)}; ${result.sustained ? 'sustained' : `NOT sustained: ${result.notSustainedBecause}`}`;
+  )}, →webhook ${triple(result.latencyMs.deliveryOwedToWebhook)}: →attempt ${triple(
+    result.latencyMs.deliveryOwedToAttempt,
+  )}, attempt→webhook ${triple(result.latencyMs.attemptToWebhook)}); lag ${JSON.stringify(result.lagAtEnd)}; ${result.sustained ? 'sustained' : `NOT sustained: ${result.notSustainedBecause}`}`;
 }
 
 function markdownTable(results: StepResult[]): string {
