@@ -150,6 +150,7 @@ export class DeliveryWorker {
         { targetId: due.targetId, webhookId: due.webhookId },
         'target gone or disabled: discarded',
       );
+      this.ledger.answered(delivery);
       await this.settle(delivery, 'discarded');
       return;
     }
@@ -168,6 +169,9 @@ export class DeliveryWorker {
       },
       this.config.WEBHOOK_ATTEMPT_TIMEOUT_MS,
     );
+    // The target is free for its next delivery while this one's outcome is stored.
+    this.ledger.answered(delivery);
+    this.attemptDue();
     const attempt = attemptOf(due.attempt, startedAt, Date.now() - startedAt.getTime(), result);
     this.metrics.attemptSeconds.observe({ result: result.outcome }, attempt.durationMs / 1000);
     if (result.outcome === 'delivered') {

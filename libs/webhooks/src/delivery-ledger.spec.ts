@@ -77,6 +77,25 @@ describe('DeliveryLedger', () => {
     expect(ledger.takeDue(now, 2)).toEqual([]);
   });
 
+  it('counts against a target only attempts it has not answered, never handing one out again before it settles', () => {
+    const ledger = new DeliveryLedger();
+    ledger.restart(0);
+    ['1', '2', '3'].forEach((n, offset) =>
+      ledger.read(0, BigInt(offset), `slow/${n}`, { ...due('slow'), webhookId: n }),
+    );
+    ledger.advance(0, 3n, 3n);
+    const [first, second] = ledger.takeDue(now, 2);
+    expect(ledger.takeDue(now, 2)).toEqual([]);
+    // The first attempt was answered; its outcome is still being stored.
+    ledger.answered(first!);
+    expect(ledger.takeDue(now, 2).map(({ key }) => key)).toEqual(['slow/3']);
+    expect(ledger.takeDue(now, 2)).toEqual([]);
+    ledger.answered(second!);
+    ledger.settle(first!, 10n);
+    expect(ledger.takeDue(now, 2)).toEqual([]);
+    expect(ledger.size).toBe(2);
+  });
+
   it('commits no further than the oldest delivery still owed or in flight', () => {
     const ledger = new DeliveryLedger();
     readAll(ledger, [due('a'), due('b', 1, later), settled('a')]);

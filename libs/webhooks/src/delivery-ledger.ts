@@ -25,6 +25,12 @@ interface PartitionProgress {
 export class DeliveryLedger {
   private readonly owed = new Map<string, OwedDelivery>();
   private readonly inFlight = new Map<string, OwedDelivery>();
+  /**
+   * Keys of deliveries in flight whose request the target has not answered yet: what its limit counts. Once it has
+   * answered, storing the outcome loads only Kafka, and a slow acknowledgement must not hold the target's next
+   * request back.
+   */
+  private readonly awaitingTarget = new Set<string>();
   /** Follow-ups produced but not read back yet: records of the key below that offset are stale. */
   private readonly staleBelow = new Map<string, { partition: number; offset: bigint }>();
   private readonly progress = new Map<number, PartitionProgress>();
@@ -70,13 +76,14 @@ export class DeliveryLedger {
   }
 
   /**
-   * Hands out the deliveries due by `now` on caught-up partitions, oldest due first, at most `maxInFlightPerTarget`
-   * in flight per target; they stay in flight until `settle` or `release`.
+   * Hands out the deliveries due by `now` on caught-up partitions, oldest due first, with at most
+   * `maxInFlightPerTarget` per target awaiting the target's answer; they stay in flight until `settle` or `release`.
    */
   takeDue(now: Date, maxInFlightPerTarget: number): OwedDelivery[] {
     const inFlightByTarget = new Map<string, number>();
-    for (const { due } of this.inFlight.values()) {
-      inFlightByTarget.set(due.targetId, (inFlightByTarget.get(due.targetId) ?? 0) + 1);
+    for (const key of this.awaitingTarget) {
+      const { targetId } = this.inFlight.get(key)!.due;
+      inFlightByTarget.set(targetId, (inFlightByTarget.get(targetId) ?? 0) + 1);
     }
     // Called several times a second with thousands owed after an outage: one pass, each due time parsed once, and
     // nothing sorted for targets already at their limit (sorting them all had the notifier spend a core on it).
@@ -96,20 +103,28 @@ export class DeliveryLedger {
       inFlightByTarget.set(delivery.due.targetId, targetInFlight + 1);
       this.owed.delete(delivery.key);
       this.inFlight.set(delivery.key, delivery);
+      this.awaitingTarget.add(delivery.key);
       taken.push(delivery);
     }
     return taken;
   }
 
+  /** The target answered the attempt (or it ended without a request): its next delivery may start. */
+  answered(delivery: OwedDelivery): void {
+    this.awaitingTarget.delete(delivery.key);
+  }
+
   /** The attempt's follow-up record is stored at `followUpOffset`: the delivery's older records are stale. */
   settle(delivery: OwedDelivery, followUpOffset: bigint): void {
     this.inFlight.delete(delivery.key);
+    this.awaitingTarget.delete(delivery.key);
     this.staleBelow.set(delivery.key, { partition: delivery.partition, offset: followUpOffset });
   }
 
   /** The follow-up could not be stored: the delivery is owed again as it was. */
   release(delivery: OwedDelivery): void {
     this.inFlight.delete(delivery.key);
+    this.awaitingTarget.delete(delivery.key);
     if (!this.owed.has(delivery.key)) this.owed.set(delivery.key, delivery);
   }
 
