@@ -157,7 +157,6 @@ export class FactPlan {
   ): void {
     facts[secondsSinceLastMessage] =
       previousTime === undefined ? undefined : (eventTime - previousTime) / 1000;
-    const previous = state;
     const at = this.previousAt;
     for (let index = 0; index < this.previousFields.length; index++) {
       const value = facts[this.previousFields[index]!];
@@ -168,14 +167,14 @@ export class FactPlan {
         if (rateSlot >= 0) derived[rateSlot] = undefined;
         continue;
       }
-      const before = previous[at + 2 * index]!;
-      const seconds = (eventTime - previous[at + 2 * index + 1]!) / 1000;
+      const before = state[at + 2 * index]!;
+      const seconds = (eventTime - state[at + 2 * index + 1]!) / 1000;
       const change = Number.isNaN(before) ? undefined : value - before;
       if (changeSlot >= 0) derived[changeSlot] = change;
       if (rateSlot >= 0)
         derived[rateSlot] = change !== undefined && seconds > 0 ? change / seconds : undefined;
-      previous[at + 2 * index] = value;
-      previous[at + 2 * index + 1] = eventTime;
+      state[at + 2 * index] = value;
+      state[at + 2 * index + 1] = eventTime;
     }
     for (let index = 0; index < this.windows.length; index++) {
       const window = this.windowViews[index]!.over(state);
