@@ -11,6 +11,7 @@ import { readTopicToEnd } from '../support/kafka-reader';
 import { deleteNamespaceTopics, removeNamespaceIndices } from '../support/namespace-cleanup';
 import { WebhookReceiver } from '../support/webhook-receiver';
 import { alertKey, readingKey, SteadyTraffic, type AlertKey } from './steady-traffic';
+import { testNamespace } from '../support/test-namespace';
 
 /** What one fault did to the pipeline, counted end to end once the traffic has drained. */
 export interface FaultOutcome {
@@ -44,7 +45,7 @@ const RECOVERY_TIMEOUT_MS = 5 * 60_000;
  * publishing steadily, a webhook receiver, and a probe timing how fresh the searchable telemetry is.
  */
 export class FaultRun {
-  readonly namespace = `fault-${randomBytes(4).toString('hex')}`;
+  readonly namespace = testNamespace('fault');
   readonly receiver = new WebhookReceiver();
   readonly elasticsearch = new Client({ node: process.env.ELASTICSEARCH_URL!, requestTimeout: 5_000 });
   private readonly fleetId = `fleet-${randomBytes(3).toString('hex')}`;

@@ -6,6 +6,7 @@ import { AppFleet } from '../support/app-fleet';
 import { readTopic } from '../support/kafka-reader';
 import { eventually } from '../support/webhook-receiver';
 import { tearDownNamespace } from '../support/namespace-cleanup';
+import { testNamespace } from '../support/test-namespace';
 
 interface Answer {
   status: number;
@@ -18,7 +19,7 @@ interface Answer {
  * acknowledgements, webhook targets on their compacted topic, validation and the OpenAPI document.
  */
 describe('api', () => {
-  const namespace = `it-${randomBytes(4).toString('hex')}`;
+  const namespace = testNamespace('it');
   const adminKey = `bootstrap-${randomBytes(24).toString('hex')}`;
   const elasticsearch = new Client({ node: process.env.ELASTICSEARCH_URL! });
   const apps = new AppFleet(namespace);

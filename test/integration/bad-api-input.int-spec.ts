@@ -5,6 +5,7 @@ import type { TelemetryRecord } from '@fleetlog/contracts';
 import { AppFleet } from '../support/app-fleet';
 import { readTopicToEnd } from '../support/kafka-reader';
 import { tearDownNamespace } from '../support/namespace-cleanup';
+import { testNamespace } from '../support/test-namespace';
 
 interface Answer {
   status: number;
@@ -21,7 +22,7 @@ type Role = 'viewer' | 'operator' | 'admin';
  * for every message of every vehicle. docs/reliability.md lists the cases.
  */
 describe('bad api input', () => {
-  const namespace = `ba-${randomBytes(4).toString('hex')}`;
+  const namespace = testNamespace('ba');
   const adminKey = `it-admin-${randomBytes(24).toString('hex')}`;
   const apps = new AppFleet(namespace);
   const kafka = new Kafka({ brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });

@@ -3,6 +3,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { topicNames, type TelemetryDeadLetter, type TelemetryRecord } from '@fleetlog/contracts';
 import { AppFleet } from '../support/app-fleet';
 import { readTopic, readTopicToEnd, type ReadRecord } from '../support/kafka-reader';
+import { testNamespace } from '../support/test-namespace';
 
 interface BadInput {
   name: string;
@@ -20,7 +21,7 @@ interface BadInput {
  * published between them each reach fleet.telemetry exactly once. docs/reliability.md lists the cases.
  */
 describe('bad telemetry', () => {
-  const namespace = `bt-${randomBytes(4).toString('hex')}`;
+  const namespace = testNamespace('bt');
   const fleetId = `fleet-${randomBytes(3).toString('hex')}`;
   const topics = topicNames(namespace);
   const apps = new AppFleet(namespace);

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type Message } from 'kafkajs';
 import {
   BatchConsumer,
@@ -9,6 +8,7 @@ import {
 import { AnswerDroppingSockets } from '../support/answer-dropping-sockets';
 import { readTopicToEnd } from '../support/kafka-reader';
 import { eventually } from '../support/webhook-receiver';
+import { testNamespace } from '../support/test-namespace';
 
 const brokers = () => process.env.KAFKA_BROKERS!.split(',');
 const kafka = () => new Kafka({ brokers: brokers(), logLevel: logLevel.NOTHING });
@@ -61,9 +61,9 @@ async function committedAt(groupId: string, topic: string, offset: string) {
 
 /** cep's and the notifier's way of consuming, against a real broker that wrote a batch whose answer never arrived. */
 describe('BatchConsumer', () => {
-  const id = randomBytes(4).toString('hex');
-  const input = `it-${id}-consumed`;
-  const output = `it-${id}-produced`;
+  const id = testNamespace('it');
+  const input = `${id}-consumed`;
+  const output = `${id}-produced`;
 
   beforeAll(async () => {
     await createTopics({ topic: input, numPartitions: 1 }, { topic: output, numPartitions: 1 });
@@ -82,7 +82,7 @@ describe('BatchConsumer', () => {
   it('makes the records of a transaction whose produce answer was lost visible exactly once', async () => {
     const sockets = new AnswerDroppingSockets();
     const faultyKafka = sockets.kafka(brokers());
-    const groupId = `it-${id}-group`;
+    const groupId = `${id}-group`;
     const consumer = transactionalConsumer(groupId, input, faultyKafka);
     let attempts = 0;
     let committed: () => void = () => undefined;
@@ -111,14 +111,14 @@ describe('BatchConsumer', () => {
   });
 
   it('counts a partition being rebuilt as having records to read until the rebuild has read them', async () => {
-    const topic = `it-${id}-rebuilt`;
+    const topic = `${id}-rebuilt`;
     await createTopics({ topic, numPartitions: 1 });
     await append(
       topic,
       Array.from({ length: 10 }, (_, n) => ({ value: `reading ${n}` })),
     );
     // A previous owner committed offset 5; state must be rebuilt from offset 0, before that commit.
-    const groupId = `it-${id}-rebuilding`;
+    const groupId = `${id}-rebuilding`;
     const admin = kafka().admin();
     await admin.connect();
     await admin
@@ -150,7 +150,7 @@ describe('BatchConsumer', () => {
   });
 
   it('hands every partition a fetch brought to the handler in one call and commits their offsets together', async () => {
-    const topic = `it-${id}-gathered`;
+    const topic = `${id}-gathered`;
     await createTopics({ topic, numPartitions: 3 });
     await append(
       topic,
@@ -158,7 +158,7 @@ describe('BatchConsumer', () => {
         ['first', 'second'].map((value) => ({ partition, value: `${value} of ${partition}` })),
       ),
     );
-    const groupId = `it-${id}-gathering`;
+    const groupId = `${id}-gathering`;
     const calls: string[][] = [];
     let handledAll: () => void = () => undefined;
     const allHandled = new Promise<void>((resolve) => (handledAll = resolve));
@@ -193,7 +193,7 @@ describe('BatchConsumer', () => {
   });
 
   it('takes a partition over again when its take-over failed, then handles every record of it', async () => {
-    const topic = `it-${id}-taken-over-again`;
+    const topic = `${id}-taken-over-again`;
     await createTopics({ topic, numPartitions: 1 });
     await append(
       topic,
@@ -202,7 +202,7 @@ describe('BatchConsumer', () => {
     const events: string[] = [];
     const handled: string[] = [];
     const consumer = new BatchConsumer(kafka(), {
-      groupId: `it-${id}-taking-over-again`,
+      groupId: `${id}-taking-over-again`,
       topics: [topic],
       fromBeginning: true,
       maxWaitTimeInMs: 50,
@@ -234,11 +234,11 @@ describe('BatchConsumer', () => {
   });
 
   it('commits a fetch whose outputs exceed what the broker takes in one request, each output exactly once', async () => {
-    const source = `it-${id}-fanned-in`;
-    const fannedOut = `it-${id}-fanned-out`;
+    const source = `${id}-fanned-in`;
+    const fannedOut = `${id}-fanned-out`;
     await createTopics({ topic: source, numPartitions: 1 }, { topic: fannedOut, numPartitions: 1 });
     await append(source, [{ key: 'alert', value: 'one alert, many targets' }]);
-    const groupId = `it-${id}-fanning`;
+    const groupId = `${id}-fanning`;
     const consumer = transactionalConsumer(groupId, source, kafka());
     // 3,000 outputs of 1 KB: three times the broker's default limit for one partition's batch in one request.
     await consumer.start(async () =>
@@ -259,9 +259,9 @@ describe('BatchConsumer', () => {
   });
 
   it('tells where each output it placed by key was stored: the partition kafkajs gives the key, and the offset', async () => {
-    const source = `it-${id}-placing`;
-    const placed = `it-${id}-placed`;
-    const byKafkajs = `it-${id}-partitioned-by-kafkajs`;
+    const source = `${id}-placing`;
+    const placed = `${id}-placed`;
+    const byKafkajs = `${id}-partitioned-by-kafkajs`;
     await createTopics(
       { topic: source, numPartitions: 1 },
       { topic: placed, numPartitions: 6 },
@@ -273,7 +273,7 @@ describe('BatchConsumer', () => {
       keys.map((key) => ({ key, value: key })),
     );
     await append(source, [{ key: 'alert', value: 'one alert, many targets' }]);
-    const groupId = `it-${id}-placing`;
+    const groupId = `${id}-placing`;
     const reported: Array<{ key: string; partition: number; offset: string }> = [];
     const consumer = transactionalConsumer(groupId, source, kafka(), {
       onCommitted: (records) =>

@@ -1,15 +1,15 @@
-import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { BatchingPublisher, createIdempotentProducer } from '@fleetlog/kafka';
 import { AnswerDroppingSockets } from '../support/answer-dropping-sockets';
 import { readTopicToEnd } from '../support/kafka-reader';
+import { testNamespace } from '../support/test-namespace';
 
 const brokers = () => process.env.KAFKA_BROKERS!.split(',');
 
 /** The gateway's path into Kafka, against a real broker that wrote a batch whose answer never arrived. */
 describe('BatchingPublisher', () => {
-  const topic = `it-${randomBytes(4).toString('hex')}-publisher`;
+  const topic = `${testNamespace('it')}-publisher`;
 
   beforeAll(async () => {
     const admin = new Kafka({ brokers: brokers(), logLevel: logLevel.NOTHING }).admin();

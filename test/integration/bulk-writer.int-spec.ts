@@ -1,11 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { Client } from '@elastic/elasticsearch';
 import { BulkWriteError, BulkWriter } from '@fleetlog/elasticsearch';
 import { freePort } from '../../tools/main/app-process';
+import { testNamespace } from '../support/test-namespace';
 
 /** BulkWriter against a real Elasticsearch: what it stores, what counts as already written, what it gives back. */
 describe('BulkWriter', () => {
-  const index = `it-${randomBytes(4).toString('hex')}-bulk`;
+  const index = `${testNamespace('it')}-bulk`;
   const elasticsearch = new Client({ node: process.env.ELASTICSEARCH_URL! });
   const writer = new BulkWriter(elasticsearch, { maxAttempts: 3, backoff: { initialMs: 10, maxMs: 50 } });
 

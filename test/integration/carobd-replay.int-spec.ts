@@ -20,6 +20,7 @@ import {
 } from '../support/carobd-reference';
 import { openTransactionTails, readTopic, readTopicToEnd, type ReadRecord } from '../support/kafka-reader';
 import { removeNamespaceIndices } from '../support/namespace-cleanup';
+import { testNamespace } from '../support/test-namespace';
 
 /**
  * Real drives of a real car (carOBD: a 2014 Toyota Etios, ~2 readings a second) replayed through the whole
@@ -99,7 +100,7 @@ describe('carOBD drives replayed through the pipeline', () => {
   }
 
   const newRun = (fleetId = `fleet-${randomBytes(3).toString('hex')}`): Run => {
-    const namespace = `carobd-${randomBytes(4).toString('hex')}`;
+    const namespace = testNamespace('carobd');
     const run = {
       namespace,
       fleetId,

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { pino } from 'pino';
 import { AlertTail } from '../support/alert-tail';
 import { AppFleet } from '../support/app-fleet';
 import { tearDownNamespace } from '../support/namespace-cleanup';
+import { testNamespace } from '../support/test-namespace';
 
 /**
  * cep's wall clock waits for the gateways: a reading a gateway received long ago but could not put in the log (Kafka
@@ -18,7 +18,7 @@ import { tearDownNamespace } from '../support/namespace-cleanup';
  * way. The test writes fleet.gateway.progress and fleet.telemetry itself, as a held-up gateway would.
  */
 describe('cep and the gateways’ progress', () => {
-  const namespace = `it-${randomBytes(4).toString('hex')}`;
+  const namespace = testNamespace('it');
   const topics = topicNames(namespace);
   const kafka = new Kafka({ brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
   const producer = kafka.producer();

@@ -9,13 +9,14 @@ import {
 import { AppFleet } from '../support/app-fleet';
 import { readTopic, type ReadRecord } from '../support/kafka-reader';
 import { localStackPid, restartMissingStackServers } from '../support/local-stack-control';
+import { testNamespace } from '../support/test-namespace';
 
 /**
  * The gateway against real Mosquitto and Kafka: what devices published at QoS 1 is exactly what reaches the log,
  * through a crash of the gateway too, and every bad message becomes a dead letter with its reason.
  */
 describe('gateway', () => {
-  const namespace = `gw-${randomBytes(4).toString('hex')}`;
+  const namespace = testNamespace('gw');
   const fleetId = `fleet-${randomBytes(3).toString('hex')}`;
   const topics = topicNames(namespace);
   const apps = new AppFleet(namespace);

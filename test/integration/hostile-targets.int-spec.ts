@@ -8,6 +8,7 @@ import { AppFleet } from '../support/app-fleet';
 import { NotifierFeed } from '../support/notifier-feed';
 import { WebhookReceiver } from '../support/webhook-receiver';
 import { tearDownNamespace } from '../support/namespace-cleanup';
+import { testNamespace } from '../support/test-namespace';
 
 /**
  * Hostile webhook targets against the real notifier on real Kafka: a receiver that trickles its answer forever and
@@ -16,7 +17,7 @@ import { tearDownNamespace } from '../support/namespace-cleanup';
  * notifier.int-spec; DNS rebinding: webhook-sender.spec, with a resolver the test controls.)
  */
 describe('hostile webhook targets', () => {
-  const namespace = `ht-${randomBytes(4).toString('hex')}`;
+  const namespace = testNamespace('ht');
   const topics = topicNames(namespace);
   const kafka = new Kafka({ brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
   const producer: Producer = kafka.producer();

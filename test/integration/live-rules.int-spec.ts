@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { AppFleet } from '../support/app-fleet';
 import { readTopic } from '../support/kafka-reader';
 import { eventually } from '../support/webhook-receiver';
 import { tearDownNamespace } from '../support/namespace-cleanup';
+import { testNamespace } from '../support/test-namespace';
 
 /**
  * Rules live in the log: cep seeds the compacted fleet.rules topic from its rule directory on first start, then
@@ -18,7 +18,7 @@ import { tearDownNamespace } from '../support/namespace-cleanup';
  * written to fleet.telemetry as the gateway writes it, so the test needs no MQTT.
  */
 describe('rules changed while cep runs', () => {
-  const namespace = `it-${randomBytes(4).toString('hex')}`;
+  const namespace = testNamespace('it');
   const topics = {
     rules: `${namespace}.fleet.rules`,
     telemetry: `${namespace}.fleet.telemetry`,

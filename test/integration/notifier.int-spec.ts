@@ -17,6 +17,7 @@ import { readTopicToEnd } from '../support/kafka-reader';
 import { NotifierFeed } from '../support/notifier-feed';
 import { WebhookReceiver, type ReceivedWebhook } from '../support/webhook-receiver';
 import { tearDownNamespace } from '../support/namespace-cleanup';
+import { testNamespace } from '../support/test-namespace';
 
 const run = promisify(execFile);
 
@@ -26,7 +27,7 @@ const run = promisify(execFile);
  * fractions of a second (3 attempts), so parking takes seconds, not hours.
  */
 describe('notifier', () => {
-  const namespace = `it-${randomBytes(4).toString('hex')}`;
+  const namespace = testNamespace('it');
   const topics = topicNames(namespace);
   const kafka = new Kafka({ brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
   const producer: Producer = kafka.producer();

@@ -10,6 +10,7 @@ import { freePort } from '../../tools/main/app-process.ts';
 import { AppFleet } from '../support/app-fleet';
 import { eventually, WebhookReceiver } from '../support/webhook-receiver';
 import { tearDownNamespace } from '../support/namespace-cleanup';
+import { testNamespace } from '../support/test-namespace';
 
 interface WebhookEvent {
   type: string;
@@ -23,7 +24,7 @@ interface WebhookEvent {
  * judge, without restarting anything.
  */
 describe('operators, through the api', () => {
-  const namespace = `it-${randomBytes(4).toString('hex')}`;
+  const namespace = testNamespace('it');
   const fleetId = `fleet-${randomBytes(3).toString('hex')}`;
   const adminKey = `bootstrap-${randomBytes(24).toString('hex')}`;
   const kafka = new Kafka({ brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });

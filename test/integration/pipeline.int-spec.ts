@@ -7,6 +7,7 @@ import { verifyWebhook, type WebhookHeaders } from '@fleetlog/webhooks';
 import { AppFleet } from '../support/app-fleet';
 import { eventually, WebhookReceiver } from '../support/webhook-receiver';
 import { tearDownNamespace } from '../support/namespace-cleanup';
+import { testNamespace } from '../support/test-namespace';
 
 /**
  * The thinnest real path, end to end on real servers: simulator → Mosquitto → gateway → Kafka → cep (rules/
@@ -14,7 +15,7 @@ import { tearDownNamespace } from '../support/namespace-cleanup';
  * Everything runs as separate processes, as in production, in a namespace of its own.
  */
 describe('pipeline, end to end', () => {
-  const namespace = `it-${randomBytes(4).toString('hex')}`;
+  const namespace = testNamespace('it');
   const fleetId = `fleet-${randomBytes(3).toString('hex')}`;
   const secret = `whsec_${randomBytes(24).toString('base64')}`;
   const receiver = new WebhookReceiver();

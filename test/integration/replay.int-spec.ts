@@ -11,6 +11,7 @@ import { AppFleet } from '../support/app-fleet';
 import { readCarObdRecording } from '../support/carobd';
 import { removeNamespaceIndices } from '../support/namespace-cleanup';
 import { eventually, WebhookReceiver } from '../support/webhook-receiver';
+import { testNamespace } from '../support/test-namespace';
 
 interface WebhookEvent {
   type: string;
@@ -25,7 +26,7 @@ interface WebhookEvent {
  * and cleaning up v1 removes its indices.
  */
 describe('replay and promote', () => {
-  const namespace = `it-${randomBytes(4).toString('hex')}`;
+  const namespace = testNamespace('it');
   const fleetId = `fleet-${randomBytes(3).toString('hex')}`;
   const adminKey = `bootstrap-${randomBytes(24).toString('hex')}`;
   const kafka = new Kafka({ brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });

@@ -12,6 +12,7 @@ import { datasetNames, jobDatasets, provisionIndices } from '@fleetlog/elasticse
 import { AppFleet } from '../support/app-fleet';
 import { readTopicToEnd } from '../support/kafka-reader';
 import { tearDownNamespace } from '../support/namespace-cleanup';
+import { testNamespace } from '../support/test-namespace';
 
 const run = promisify(execFile);
 
@@ -27,7 +28,7 @@ interface Answer {
  * and alert documents indexed into each version's alert index.
  */
 describe('replays API', () => {
-  const namespace = `it-${randomBytes(4).toString('hex')}`;
+  const namespace = testNamespace('it');
   const adminKey = `it-admin-${randomBytes(24).toString('hex')}`;
   const topics = topicNames(namespace);
   const apps = new AppFleet(namespace);

@@ -10,6 +10,7 @@ import type { AlertMessage, RuleRecord, TelemetryRecord } from '@fleetlog/contra
 import { AppFleet } from '../support/app-fleet';
 import { readTopicToEnd } from '../support/kafka-reader';
 import { tearDownNamespace } from '../support/namespace-cleanup';
+import { testNamespace } from '../support/test-namespace';
 
 const run = promisify(execFile);
 
@@ -26,7 +27,7 @@ interface Answer {
  * gateway's format, and the fleetlog CLI against the running API.
  */
 describe('rules API', () => {
-  const namespace = `it-${randomBytes(4).toString('hex')}`;
+  const namespace = testNamespace('it');
   const adminKey = `it-admin-${randomBytes(24).toString('hex')}`;
   const fleetId = 'acme';
   const apps = new AppFleet(namespace);

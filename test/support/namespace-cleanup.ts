@@ -6,8 +6,8 @@ import type { AppFleet } from './app-fleet';
 
 /**
  * Deletes what a test's namespace left in Elasticsearch: the record indices, and each dataset's index and template
- * for the job versions given. Named one by one: Elasticsearch refuses wildcard deletes by default. (Topics stay:
- * they are small, and deleting them races the apps' last commits.)
+ * for the job versions given. Named one by one: Elasticsearch refuses wildcard deletes by default. Topics stay until the
+ * run ends (`deleteTestRunTopics`): deleting them here would race the apps' last commits.
  */
 export async function removeNamespaceIndices(
   elasticsearch: Client,
