@@ -555,6 +555,9 @@ const kafka: ServiceDefinition = {
     try {
       await admin.connect();
       const cluster = await admin.describeCluster();
+      // A broker answers metadata while it is still loading its group coordinator's partitions from the log; until
+      // then consumer groups fail with "coordinator load in progress", which ListGroups reports for all of them.
+      await admin.listGroups();
       return cluster.brokers.length > 0;
     } catch {
       return false;
