@@ -27,6 +27,7 @@ import {
   StackError,
   stackEndpoints,
 } from './stack-config.ts';
+import { setAsideLargeLog } from './log-files.ts';
 import type {
   JavaRuntime,
   PinnedVersions,
@@ -56,6 +57,8 @@ const PROBE_INTERVAL_MS = 500;
 const STOP_TIMEOUT_MS = 30_000;
 const KILL_TIMEOUT_MS = 5_000;
 const ERROR_LOG_LINES = 20;
+/** A server's log larger than this when it starts again is set aside (see `setAsideLargeLog`). */
+const LOG_SET_ASIDE_BYTES = 64 * 1024 ** 2;
 const KAFKA_HEAP = '512m';
 const ELASTICSEARCH_HEAP = '512m';
 // Elasticsearch refuses to start as root. Started by root, it runs in a user namespace where it is
@@ -210,6 +213,7 @@ async function startService(
   }
   await definition.prepare(layout, toolchain, log);
   const logFile = logFileOf(layout, service);
+  await setAsideLargeLog(logFile, LOG_SET_ASIDE_BYTES);
   const dir = serviceDir(layout, service);
   const plan = definition.launchPlan(layout, toolchain);
   const pid = spawnDetached({ ...plan, env: { ...plan.env, [OWNER_VARIABLE]: dir } }, dir, logFile);
@@ -222,7 +226,7 @@ async function startService(
 function spawnDetached(plan: LaunchPlan, cwd: string, logFile: string): number {
   const logFd = openSync(logFile, 'a');
   try {
-    // Logs are appended across restarts; the banner tells this start's lines from older ones.
+    // Logs are appended across restarts until set aside; the banner tells this start's lines from older ones.
     writeSync(
       logFd,
       `\n=== started by tools/stack at ${new Date().toISOString()}: ${plan.command} ${plan.args.join(' ')}\n`,
