@@ -123,6 +123,40 @@ describe('SlidingWindow', () => {
     expect(new SlidingWindow(fiveMinutes, ['avg', 'max']).stateBytes()).toBeLessThan(300);
   });
 
+  it('keeps no count for min, max, first, last and delta, telling an empty pane by their own columns', () => {
+    expect(SlidingWindow.lengthFor(fiveMinutes, ['max'])).toBe(1 + 10);
+    expect(SlidingWindow.lengthFor(fiveMinutes, ['delta'])).toBe(1 + 10 * 4);
+    expect(SlidingWindow.lengthFor(fiveMinutes, ['count', 'max'])).toBe(1 + 10 * 2);
+    // A pane whose extreme is 0 is not empty: the later, lesser (greater) value does not restart it.
+    expect(
+      windowOf(
+        ['max'],
+        [
+          [t0, 0],
+          [t0 + second, -5],
+        ],
+      ).value('max', t0 + second),
+    ).toBe(0);
+    expect(
+      windowOf(
+        ['min'],
+        [
+          [t0, 0],
+          [t0 + second, 5],
+        ],
+      ).value('min', t0 + second),
+    ).toBe(0);
+    expect(
+      windowOf(
+        ['delta'],
+        [
+          [t0 + second, 0],
+          [t0, 3],
+        ],
+      ).value('delta', t0 + second),
+    ).toBe(-3);
+  });
+
   it('matches a brute-force computation over the same panes', () => {
     const scenario = fc
       .record({
@@ -137,6 +171,8 @@ describe('SlidingWindow', () => {
           { weight: 4, arbitrary: fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }) },
           { weight: 2, arbitrary: fc.double({ noNaN: true, min: 123_456, max: 123_457 }) },
           { weight: 1, arbitrary: fc.constantFrom(NaN, Infinity, -Infinity) },
+          // 0 is what a cleared count holds: a window that told empty panes by a zero max or min would slip here.
+          { weight: 1, arbitrary: fc.constant(0) },
         );
         const operation = fc.oneof(
           fc.record({ kind: fc.constant('add' as const), time: fc.integer({ min: 0, max: span }), value }),

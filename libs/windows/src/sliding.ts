@@ -2,7 +2,7 @@ import { requirePositiveInteger } from './positive-integer';
 import { windowFunctions, type WindowFunction } from './window-function';
 
 /**
- * Where each pane slot keeps what the requested functions need, as offsets from the slot's count; -1 where nothing
+ * Where each pane slot keeps what the requested functions need, as offsets from the slot's start; -1 where nothing
  * needs the column. first and last are each a value followed by its event time.
  */
 interface Layout {
@@ -10,6 +10,14 @@ interface Layout {
   readonly panes: number;
   readonly functions: ReadonlySet<WindowFunction>;
   readonly stride: number;
+  /**
+   * The column that tells an empty pane, and what it holds then: the count where a function needs one, else a column
+   * whose empty value no event can leave there (events are finite): min's +∞, max's −∞, first's time +∞, last's
+   * time −∞. A window for min, max, first, last or delta alone so keeps no count.
+   */
+  readonly emptyAt: number;
+  readonly emptyValue: number;
+  readonly countAt: number;
   readonly sumAt: number;
   readonly m2At: number;
   readonly minAt: number;
@@ -27,22 +35,38 @@ function layoutFor(paneMs: number, panes: number, requested: readonly WindowFunc
   const known = layouts.get(key);
   if (known) return known;
   const needs = (...users: WindowFunction[]) => users.some((fn) => functions.includes(fn));
-  let stride = 1;
+  let stride = 0;
   const column = (needed: boolean, width = 1) => {
     if (!needed) return -1;
     stride += width;
     return stride - width;
   };
-  const layout: Layout = {
-    paneMs,
-    panes,
-    functions: new Set(functions),
+  const columns = {
+    countAt: column(needs('count', 'sum', 'avg', 'stddev')),
     sumAt: column(needs('sum', 'avg', 'stddev')),
     m2At: column(needs('stddev')),
     minAt: column(needs('min')),
     maxAt: column(needs('max')),
     firstAt: column(needs('first', 'delta'), 2),
     lastAt: column(needs('last', 'delta'), 2),
+  };
+  const [emptyAt, emptyValue] =
+    columns.countAt >= 0
+      ? [columns.countAt, 0]
+      : columns.minAt >= 0
+        ? [columns.minAt, Infinity]
+        : columns.maxAt >= 0
+          ? [columns.maxAt, -Infinity]
+          : columns.firstAt >= 0
+            ? [columns.firstAt + 1, Infinity]
+            : [columns.lastAt + 1, -Infinity];
+  const layout: Layout = {
+    paneMs,
+    panes,
+    functions: new Set(functions),
+    ...columns,
+    emptyAt,
+    emptyValue,
     stride,
   };
   layouts.set(key, layout);
@@ -83,7 +107,8 @@ const bytesPerNumber = 8;
 /**
  * One vehicle's sliding window over one signal, answering e.g. "avg speedKph over the last 5m" at every message in
  * constant time and bounded memory. Time is cut into panes of paneMs = sizeMs / panes; a ring of `panes` slots in a
- * single array of doubles keeps, per pane, only the columns the requested functions need: a count always; a sum for
+ * single array of doubles keeps, per pane, only the columns the requested functions need: a count for count, sum,
+ * avg and stddev (the other functions tell an empty pane by their own column, see `Layout.emptyAt`); a sum for
  * sum, avg and stddev (a sum rather than mean × count, so that sums of whole numbers are exact); M2 for stddev, the
  * pane mean being sum / count; min; max; first and last, each with its event time. One more number holds the index
  * of the newest pane seen, which bounds what the ring can take: see add.
@@ -152,16 +177,15 @@ export class SlidingWindow {
     if (pane <= newest - this.layout.panes) return false;
     if (pane > newest) {
       // Empty the slots of the panes entering the ring once here, rather than check every slot's pane on each read.
+      const { emptyAt, emptyValue } = this.layout;
       for (let entering = Math.max(newest + 1, pane - this.layout.panes + 1); entering <= pane; entering++) {
-        data[this.slotOf(entering)] = 0;
+        data[this.slotOf(entering) + emptyAt] = emptyValue;
       }
       data[this.base] = pane;
     }
     const slot = this.slotOf(pane);
-    const count = data[slot] + 1;
-    data[slot] = count;
-    if (count === 1) this.startPane(slot, time, value);
-    else this.extendPane(slot, count, time, value);
+    if (this.isEmpty(slot)) this.startPane(slot, time, value);
+    else this.extendPane(slot, time, value);
     return true;
   }
 
@@ -177,11 +201,11 @@ export class SlidingWindow {
     const to = Math.min(nowPane, newest);
     switch (fn) {
       case 'count':
-        return this.total(0, from, to);
+        return this.total(layout.countAt, from, to);
       case 'sum':
         return this.total(layout.sumAt, from, to);
       case 'avg': {
-        const count = this.total(0, from, to);
+        const count = this.total(layout.countAt, from, to);
         return count === 0 ? undefined : this.total(layout.sumAt, from, to) / count;
       }
       case 'min':
@@ -207,6 +231,10 @@ export class SlidingWindow {
     return (this.end - this.base) * bytesPerNumber + objectBytes;
   }
 
+  private isEmpty(slot: number): boolean {
+    return this.data[slot + this.layout.emptyAt] === this.layout.emptyValue;
+  }
+
   private slotOf(pane: number): number {
     const { panes } = this.layout;
     return this.base + 1 + (((pane % panes) + panes) % panes) * this.layout.stride;
@@ -220,6 +248,7 @@ export class SlidingWindow {
 
   private startPane(slot: number, time: number, value: number): void {
     const { data, layout } = this;
+    if (layout.countAt >= 0) data[slot + layout.countAt] = 1;
     if (layout.sumAt >= 0) data[slot + layout.sumAt] = value;
     if (layout.m2At >= 0) data[slot + layout.m2At] = 0;
     if (layout.minAt >= 0) data[slot + layout.minAt] = value;
@@ -234,15 +263,19 @@ export class SlidingWindow {
     }
   }
 
-  private extendPane(slot: number, count: number, time: number, value: number): void {
+  private extendPane(slot: number, time: number, value: number): void {
     const { data, layout } = this;
-    if (layout.sumAt >= 0) {
-      const sum = data[slot + layout.sumAt];
-      if (layout.m2At >= 0) {
-        // Welford's update, the pane mean being sum / count.
-        data[slot + layout.m2At] += (value - sum / (count - 1)) * (value - (sum + value) / count);
+    if (layout.countAt >= 0) {
+      const count = data[slot + layout.countAt] + 1;
+      data[slot + layout.countAt] = count;
+      if (layout.sumAt >= 0) {
+        const sum = data[slot + layout.sumAt];
+        if (layout.m2At >= 0) {
+          // Welford's update, the pane mean being sum / count.
+          data[slot + layout.m2At] += (value - sum / (count - 1)) * (value - (sum + value) / count);
+        }
+        data[slot + layout.sumAt] = sum + value;
       }
-      data[slot + layout.sumAt] = sum + value;
     }
     if (layout.minAt >= 0 && value < data[slot + layout.minAt]) data[slot + layout.minAt] = value;
     if (layout.maxAt >= 0 && value > data[slot + layout.maxAt]) data[slot + layout.maxAt] = value;
@@ -260,7 +293,7 @@ export class SlidingWindow {
   private total(column: number, from: number, to: number): number {
     let total = 0;
     for (let pane = from, slot = this.slotOf(from); pane <= to; pane++, slot = this.nextSlot(slot)) {
-      if (this.data[slot] > 0) total += this.data[slot + column];
+      if (!this.isEmpty(slot)) total += this.data[slot + column];
     }
     return total;
   }
@@ -268,7 +301,7 @@ export class SlidingWindow {
   private extreme(column: number, pick: typeof Math.min, from: number, to: number): number | undefined {
     let extreme: number | undefined;
     for (let pane = from, slot = this.slotOf(from); pane <= to; pane++, slot = this.nextSlot(slot)) {
-      if (this.data[slot] === 0) continue;
+      if (this.isEmpty(slot)) continue;
       const candidate = this.data[slot + column];
       extreme = extreme === undefined ? candidate : pick(extreme, candidate);
     }
@@ -279,7 +312,7 @@ export class SlidingWindow {
 
   private earliest(column: number, from: number, to: number): number | undefined {
     for (let pane = from, slot = this.slotOf(from); pane <= to; pane++, slot = this.nextSlot(slot)) {
-      if (this.data[slot] > 0) return this.data[slot + column];
+      if (!this.isEmpty(slot)) return this.data[slot + column];
     }
     return undefined;
   }
@@ -287,7 +320,7 @@ export class SlidingWindow {
   private latest(column: number, from: number, to: number): number | undefined {
     let latest: number | undefined;
     for (let pane = from, slot = this.slotOf(from); pane <= to; pane++, slot = this.nextSlot(slot)) {
-      if (this.data[slot] > 0) latest = this.data[slot + column];
+      if (!this.isEmpty(slot)) latest = this.data[slot + column];
     }
     return latest;
   }
@@ -299,7 +332,7 @@ export class SlidingWindow {
     let mean = 0;
     let m2 = 0;
     for (let pane = from, slot = this.slotOf(from); pane <= to; pane++, slot = this.nextSlot(slot)) {
-      const paneCount = data[slot];
+      const paneCount = data[slot + layout.countAt];
       if (paneCount === 0) continue;
       const meanGap = data[slot + layout.sumAt] / paneCount - mean;
       const merged = count + paneCount;
