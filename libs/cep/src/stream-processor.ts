@@ -14,7 +14,19 @@ import {
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint';
 import { DeadlineQueue } from './deadline-queue';
 import { FactPlan, type DerivedState } from './fact-plan';
-import { rememberSample, VehicleMinute, type PreviousSample } from './vehicle-minute';
+import {
+  hasOpenMinute,
+  minutesEndedBy,
+  newAggregateState,
+  nthMinuteAt,
+  openMinuteAt,
+  previousReadingTime,
+  rememberReading,
+  VehicleMinute,
+  withMinuteFor,
+  withoutOldestMinutes,
+  type AggregateState,
+} from './vehicle-minute';
 
 export interface StreamProcessorOptions {
   /** The job (fleet.jobs) whose alerts these are: stamped on every transition. */
@@ -52,16 +64,13 @@ interface VehicleState {
   readonly vehicleId: string;
   alerts: VehicleAlerts;
   derived: DerivedState;
-  /** Event time of the newest message; older ones still count in windows but no longer drive rules. */
-  lastEventTime: number;
+  /**
+   * The newest in-order reading (its event time: older messages still count in windows but no longer drive rules)
+   * and the open aggregate windows.
+   */
+  aggregates: AggregateState;
   /** The `seq` of the newest message, if the device numbers its messages: what tells a resent message. */
   lastSeq: number | undefined;
-  previous: PreviousSample | undefined;
-  /**
-   * The oldest open aggregate window, which links to the later ones: usually one, two around a boundary within
-   * lateness. A list rather than an array, whose first push reserves room for 17.
-   */
-  minutes: VehicleMinute | undefined;
   /** The absence deadline this vehicle has in its partition's queue, if any. */
   queuedDeadline: number | undefined;
 }
@@ -156,6 +165,8 @@ class RuleProgram {
 export class StreamProcessor {
   private program: RuleProgram;
   private readonly partitions = new Map<number, PartitionState>();
+  /** Pointed at one vehicle's open window at a time (see `VehicleMinute.over`). */
+  private readonly minuteView = new VehicleMinute();
 
   constructor(
     rules: readonly Rule[],
@@ -314,7 +325,7 @@ export class StreamProcessor {
     if (
       telemetry.seq !== undefined &&
       telemetry.seq === vehicle.lastSeq &&
-      eventTime === vehicle.lastEventTime
+      eventTime === previousReadingTime(vehicle.aggregates)
     ) {
       batch.duplicates++;
       return;
@@ -323,7 +334,7 @@ export class StreamProcessor {
     const minute =
       this.options.documents === 'derived' ? this.minuteOf(state, vehicle, eventTime) : undefined;
     minute?.addReadings(eventTime, telemetry);
-    if (eventTime >= vehicle.lastEventTime) {
+    if (eventTime >= previousReadingTime(vehicle.aggregates)) {
       this.evaluate(state, vehicle, minute, telemetry, eventTime, record, emit, batch);
     }
     if (indexTelemetry)
@@ -348,11 +359,16 @@ export class StreamProcessor {
   ): void {
     const facts = telemetry as unknown as Facts;
     const program = this.program;
-    program.plan.derive(vehicle.derived, eventTime, vehicle.previous?.time, facts, program.derived);
-    const harsh =
-      minute && vehicle.previous ? minute.addInterval(vehicle.previous, eventTime, telemetry) : false;
-    vehicle.previous = rememberSample(vehicle.previous, eventTime, telemetry, harsh);
-    vehicle.lastEventTime = eventTime;
+    const previousTime = previousReadingTime(vehicle.aggregates);
+    program.plan.derive(
+      vehicle.derived,
+      eventTime,
+      previousTime === -Infinity ? undefined : previousTime,
+      facts,
+      program.derived,
+    );
+    const harsh = minute ? minute.addInterval(eventTime, telemetry) : false;
+    rememberReading(vehicle.aggregates, eventTime, telemetry, harsh);
     vehicle.lastSeq = telemetry.seq;
 
     const { holds, matched, informs } = program;
@@ -408,9 +424,10 @@ export class StreamProcessor {
       due = state.closingMinutes.popDue(watermark)
     ) {
       const vehicle = due.item;
-      while (vehicle.minutes && vehicle.minutes.end <= watermark) {
-        const minute = vehicle.minutes;
-        vehicle.minutes = minute.later;
+      const ended = minutesEndedBy(vehicle.aggregates, watermark);
+      if (ended === 0) continue;
+      for (let index = 0; index < ended; index++) {
+        const minute = this.minuteView.over(vehicle.aggregates, nthMinuteAt(index));
         if (emit && minute.end > state.restoredWatermark) {
           const document = minute.document(vehicle.vehicleId, vehicle.fleetId);
           batch.writes.push({
@@ -421,6 +438,7 @@ export class StreamProcessor {
           });
         }
       }
+      vehicle.aggregates = withoutOldestMinutes(vehicle.aggregates, ended);
     }
   }
 
@@ -456,18 +474,15 @@ export class StreamProcessor {
     state.absenceTimers.push(deadline, vehicle);
   }
 
+  /** The vehicle's open aggregate window for `eventTime`, opened if it is not: through the one shared view. */
   private minuteOf(state: PartitionState, vehicle: VehicleState, eventTime: number): VehicleMinute {
-    let earlier: VehicleMinute | undefined;
-    let open = vehicle.minutes;
-    for (; open && open.start <= eventTime; earlier = open, open = open.later) {
-      if (eventTime < open.end) return open;
+    let at = openMinuteAt(vehicle.aggregates, eventTime);
+    if (at === -1) {
+      vehicle.aggregates = withMinuteFor(vehicle.aggregates, eventTime, this.options.aggregateWindowMs);
+      at = openMinuteAt(vehicle.aggregates, eventTime);
+      state.closingMinutes.push(this.minuteView.over(vehicle.aggregates, at).end, vehicle);
     }
-    const minute = VehicleMinute.of(eventTime, this.options.aggregateWindowMs);
-    minute.later = open;
-    if (earlier) earlier.later = minute;
-    else vehicle.minutes = minute;
-    state.closingMinutes.push(minute.end, vehicle);
-    return minute;
+    return this.minuteView.over(vehicle.aggregates, at);
   }
 
   private partitionOf(partition: number): PartitionState {
@@ -492,10 +507,8 @@ export class StreamProcessor {
         vehicleId: telemetry.vehicleId,
         alerts: this.program.tracker.vehicle(telemetry.fleetId, telemetry.vehicleId),
         derived: this.program.plan.newState(),
-        lastEventTime: -Infinity,
+        aggregates: newAggregateState(),
         lastSeq: undefined,
-        previous: undefined,
-        minutes: undefined,
         queuedDeadline: undefined,
       };
       fleet.set(telemetry.vehicleId, vehicle);
@@ -509,8 +522,8 @@ export class StreamProcessor {
     for (const [fleetId, fleet] of state.vehicles) {
       for (const [vehicleId, vehicle] of fleet) {
         if (
-          vehicle.lastEventTime < horizon &&
-          vehicle.minutes === undefined &&
+          previousReadingTime(vehicle.aggregates) < horizon &&
+          !hasOpenMinute(vehicle.aggregates) &&
           vehicle.queuedDeadline === undefined &&
           vehicle.alerts.states.every((rule) => rule === undefined)
         ) {
