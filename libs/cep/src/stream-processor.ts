@@ -525,7 +525,7 @@ export class StreamProcessor {
           previousReadingTime(vehicle.aggregates) < horizon &&
           !hasOpenMinute(vehicle.aggregates) &&
           vehicle.queuedDeadline === undefined &&
-          vehicle.alerts.states.every((rule) => rule === undefined)
+          vehicle.alerts.states === undefined
         ) {
           fleet.delete(vehicleId);
         }

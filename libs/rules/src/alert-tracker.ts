@@ -37,7 +37,11 @@ export interface VehicleAlerts {
   readonly fleetId: string;
   /** Indices into `AlertTracker.rules` of the enabled rules in scope for this vehicle. */
   readonly applicable: readonly number[];
-  readonly states: Array<RuleState | undefined>;
+  /**
+   * By index into `AlertTracker.rules`; undefined exactly when no rule has anything to remember, as for most vehicles
+   * most of the time: an array for ten rules costs about 130 bytes a vehicle.
+   */
+  states?: Array<RuleState | undefined>;
   lastSeenAt?: number;
   lastSeenLineage?: AlertLineage;
 }
@@ -107,12 +111,7 @@ export class AlertTracker {
       shared = applicable;
       this.applicableLists.set(signature, shared);
     }
-    return {
-      fleetId,
-      vehicleId,
-      applicable: shared,
-      states: new Array<RuleState | undefined>(this.rules.length),
-    };
+    return { fleetId, vehicleId, applicable: shared };
   }
 
   /**
@@ -130,7 +129,7 @@ export class AlertTracker {
   ): void {
     for (const index of vehicle.applicable) {
       const tracked = this.rules[index]!;
-      const known = vehicle.states[index];
+      const known = vehicle.states?.[index];
       // An idle rule whose conditions do not hold stays idle: no state to make.
       if (!known && !holds[tracked.conditionIndex] && !(tracked.thenIndex >= 0 && holds[tracked.thenIndex])) {
         continue;
@@ -141,7 +140,8 @@ export class AlertTracker {
       } else if (informs[tracked.conditionIndex] || (tracked.thenIndex >= 0 && informs[tracked.thenIndex])) {
         this.step(tracked, state, observation, holds, out);
       }
-      vehicle.states[index] = isIdle(state) ? undefined : state;
+      if (!isIdle(state)) this.keep(vehicle, index, state);
+      else if (known) this.forget(vehicle, index);
     }
     vehicle.lastSeenAt = observation.eventTime;
     vehicle.lastSeenLineage = observation.lineage;
@@ -162,10 +162,11 @@ export class AlertTracker {
     this.rules.forEach(({ rule }, index) => {
       const from = previousIndex.get(versionKey(rule));
       if (from === undefined) return;
-      next.states[index] = alerts.states[from];
+      const state = alerts.states?.[from];
+      if (state) this.keep(next, index, state);
       carried.add(from);
     });
-    alerts.states.forEach((state, index) => {
+    alerts.states?.forEach((state, index) => {
       if (state?.active && !carried.has(index)) out.push(this.clear(state, alerts.lastSeenAt!));
     });
     return next;
@@ -187,13 +188,24 @@ export class AlertTracker {
     for (const index of vehicle.applicable) {
       const due = this.absenceDue(vehicle, index);
       if (due === undefined || due > watermark) continue;
-      const state = vehicle.states[index] ?? {};
+      const state = vehicle.states?.[index] ?? {};
       const facts = { lastSeenAt: new Date(lastSeenAt).toISOString(), vehicleId: vehicle.vehicleId };
       out.push(
         this.raise(this.rules[index]!, state, vehicle, lastSeenAt, due, facts, [vehicle.lastSeenLineage!]),
       );
-      vehicle.states[index] = state;
+      this.keep(vehicle, index, state);
     }
+  }
+
+  private keep(vehicle: VehicleAlerts, index: number, state: RuleState): void {
+    vehicle.states ??= new Array<RuleState | undefined>(this.rules.length);
+    vehicle.states[index] = state;
+  }
+
+  private forget(vehicle: VehicleAlerts, index: number): void {
+    const states = vehicle.states!;
+    states[index] = undefined;
+    if (states.every((other) => other === undefined)) vehicle.states = undefined;
   }
 
   /**
@@ -202,7 +214,7 @@ export class AlertTracker {
    */
   private absenceDue(vehicle: VehicleAlerts, index: number): number | undefined {
     const tracked = this.rules[index]!;
-    const state = vehicle.states[index];
+    const state = vehicle.states?.[index];
     if (tracked.trigger !== 'absence' || vehicle.lastSeenAt === undefined || state?.active) return undefined;
     const due = vehicle.lastSeenAt + tracked.spanMs;
     const cooldownEnds =
