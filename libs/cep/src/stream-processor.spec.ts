@@ -166,10 +166,12 @@ describe('StreamProcessor', () => {
 
   it('fires an absence alert when the clock passes a silent vehicle deadline, once', () => {
     const processor = new StreamProcessor([offline], options);
-    processor.process(new Log().drive(0, [50]).records);
-    expect(processor.advanceClock(t0 + 64_000, [0]).alerts).toEqual([]);
-    const fired = processor.advanceClock(t0 + 65_000, [0]);
-    expect(activeAlerts(fired)).toEqual(['offline active 12:01:00']);
+    processor.process(new Log().drive(0, [50, 50, 50]).records);
+    expect(processor.advanceClock(t0 + 66_000, [0]).alerts).toEqual([]);
+    const fired = processor.advanceClock(t0 + 67_000, [0]);
+    expect(activeAlerts(fired)).toEqual(['offline active 12:01:02']);
+    // The evidence is the last message before the silence.
+    expect(fired.alerts[0]!.lineage).toEqual([{ topic: 'fleet.telemetry', partition: 0, offset: '2' }]);
     expect(processor.advanceClock(t0 + 200_000, [0]).alerts).toEqual([]);
   });
 

@@ -414,7 +414,12 @@ export class StreamProcessor {
       if (due.due !== vehicle.queuedDeadline) continue;
       vehicle.queuedDeadline = undefined;
       const transitions: AlertMessage[] = [];
-      this.program.tracker.raiseAbsences(vehicle.alerts, watermark, transitions);
+      this.program.tracker.raiseAbsences(
+        vehicle.alerts,
+        watermark,
+        { topic: state.topic, partition: state.partition },
+        transitions,
+      );
       this.emitAlerts(state, transitions, emit && due.due > state.restoredWatermark, batch);
       this.scheduleAbsence(state, vehicle);
     }

@@ -66,7 +66,12 @@ class Drive {
   }
 
   clock(second: number): this {
-    this.tracker.raiseAbsences(this.vehicle, t0 + second * 1000, this.transitions);
+    this.tracker.raiseAbsences(
+      this.vehicle,
+      t0 + second * 1000,
+      { topic: 'fleet.telemetry', partition: 0 },
+      this.transitions,
+    );
     return this;
   }
 
@@ -251,6 +256,7 @@ describe('AlertTracker: absence', () => {
     expect(drive.transitions[0]!.alertId).toBe(
       alertId({ id: 'offline', version: 2 }, 'acme', 'truck-1', at(0)),
     );
+    expect(drive.transitions[0]!.lineage).toEqual([{ topic: 'fleet.telemetry', partition: 0, offset: '0' }]);
     expect(drive.tracker.absenceDeadline(drive.vehicle)).toBe(t0 + 1_500_000);
   });
 
