@@ -169,4 +169,25 @@ describe('rules changed while cep runs', () => {
     const raised = await readUntil('truck-warm', 140, (alert) => alert.vehicleId === 'truck-warm');
     expect(raised).toMatchObject({ ruleVersion: 2, status: 'active' });
   });
+
+  it('gauges the vehicles it keeps state for and the alerts active now, per job', async () => {
+    // By now truck-cold, truck-hot and truck-warm each have an alert active under the rules job.
+    const gauged = await eventually(
+      async () => {
+        const metrics = await (await fetch(metricsUrl)).text();
+        const gauge = (name: string) =>
+          [...metrics.matchAll(new RegExp(`^${name}\\{job="([^"]+)"[^}]*\\} (\\d+)$`, 'gm'))].map(
+            ([, job, value]) => [job, Number(value)],
+          );
+        const active = gauge('fleetlog_cep_active_alerts');
+        return active.some(([, value]) => value === 3)
+          ? { active, vehicles: gauge('fleetlog_cep_vehicles') }
+          : undefined;
+      },
+      10_000,
+      'three active alerts gauged',
+    );
+    const [rulesJob] = gauged.active.find(([, value]) => value === 3)!;
+    expect(gauged.vehicles).toContainEqual([rulesJob, 3]);
+  });
 });

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** cep's metrics, one set for every job the instance runs, told apart by the `job` label (its version). */
 @Injectable()
@@ -10,6 +10,8 @@ export class CepMetrics {
   readonly parked: Counter<'job' | 'index'>;
   readonly alertTransitions: Counter<'job' | 'severity' | 'status'>;
   readonly batchSeconds: Histogram<'job'>;
+  readonly vehicles: Gauge<'job'>;
+  readonly activeAlerts: Gauge<'job'>;
 
   constructor(metrics: Registry) {
     const registers = [metrics];
@@ -48,6 +50,18 @@ export class CepMetrics {
       help: 'From batch fetched to stored and alerts acknowledged',
       labelNames: ['job'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers,
+    });
+    this.vehicles = new Gauge({
+      name: 'fleetlog_cep_vehicles',
+      help: 'Vehicles whose windows, aggregates and alert state this instance keeps (its partitions): what its memory grows with',
+      labelNames: ['job'],
+      registers,
+    });
+    this.activeAlerts = new Gauge({
+      name: 'fleetlog_cep_active_alerts',
+      help: "Alerts active now on this instance's partitions",
+      labelNames: ['job'],
       registers,
     });
   }

@@ -133,6 +133,8 @@ export class JobPipeline {
   async stop(): Promise<void> {
     clearInterval(this.clock);
     await this.consumer.stop();
+    this.dependencies.metrics.vehicles.remove({ job: this.version });
+    this.dependencies.metrics.activeAlerts.remove({ job: this.version });
   }
 
   /** A change on fleet.rules, applied between two batches: no restart, and vehicles keep what they learnt. */
@@ -209,6 +211,9 @@ export class JobPipeline {
 
   /** Wall-clock time passing for partitions with nothing left to read: absence alerts, closing windows. */
   private async tick(): Promise<void> {
+    const { metrics } = this.dependencies;
+    metrics.vehicles.set({ job: this.version }, this.processor.vehicleCount);
+    metrics.activeAlerts.set({ job: this.version }, this.processor.activeAlertCount);
     await this.consumer.exclusive(async () => {
       // Read before the partitions' ends: what a gateway reported in the log is then within those ends.
       const through = this.dependencies.sourceTime(Date.now());

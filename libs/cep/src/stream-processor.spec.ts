@@ -245,12 +245,14 @@ describe('StreamProcessor', () => {
     );
     const first = new StreamProcessor([overspeed], options);
     const raised = first.process(log.records.slice(0, 90)).alerts;
+    expect([first.vehicleCount, first.activeAlertCount]).toEqual([1, 1]);
     const metadata = first.checkpoint(0)!;
     expect(decodeCheckpoint(metadata)!.rebuildFrom).toBe('0');
     log.drive(100, [90]);
     const second = new StreamProcessor([overspeed], options);
     const after = second.process(log.records.slice(Number(second.assign(0, '90', metadata)))).alerts;
     expect(after.map((alert) => [alert.status, alert.alertId])).toEqual([['cleared', raised[0]!.alertId]]);
+    expect(second.activeAlertCount).toBe(0);
   });
 
   it('does not fire again after a restart a timer that fired before the checkpoint', () => {

@@ -280,6 +280,13 @@ export class StreamProcessor {
   }
 
   /** Vehicles whose state is in memory. */
+  /** Alerts active now on the assigned partitions: each holds its raising message's facts until it clears. */
+  get activeAlertCount(): number {
+    let count = 0;
+    for (const state of this.partitions.values()) count += state.activeAlertOrigins.size;
+    return count;
+  }
+
   get vehicleCount(): number {
     let count = 0;
     for (const state of this.partitions.values()) {
