@@ -15,11 +15,15 @@ export interface Observation {
   lineage: AlertLineage;
 }
 
-/** One rule's state for one vehicle; absent while the rule has nothing to remember. */
+/**
+ * One rule's state for one vehicle; absent while the rule has nothing to remember. Evidence is kept as bare log
+ * offsets: every message of a vehicle comes from the same topic and partition, which the alert's lineage takes from
+ * the message that raises it (a lineage object with its offset text would cost about 80 bytes a rule and vehicle).
+ */
 interface RuleState {
   /** Event time since which the condition (the `then` step for A-then-B) has held without a break. */
   holdingSince?: number;
-  holdingLineage?: AlertLineage;
+  holdingOffset?: number;
   /** Event time at which an active alert's condition stopped holding (`clearAfter`). */
   brokenSince?: number;
   active?: AlertMessage;
@@ -28,7 +32,7 @@ interface RuleState {
   onsets?: number[];
   /** `then`: the latest event time at which the first step held. */
   firstStepAt?: number;
-  firstStepLineage?: AlertLineage;
+  firstStepOffset?: number;
 }
 
 /** The alert state of one vehicle, owned by the caller (cep keeps one per vehicle with its windows). */
@@ -202,7 +206,7 @@ export class AlertTracker {
       const facts = { lastSeenAt: new Date(lastSeenAt).toISOString(), vehicleId: vehicle.vehicleId };
       out.push(
         this.raise(this.rules[index]!, state, vehicle, lastSeenAt, due, facts, [
-          { ...source, offset: String(vehicle.lastSeenOffset) },
+          atOffset(source, vehicle.lastSeenOffset!),
         ]),
       );
       this.keep(vehicle, index, state);
@@ -250,11 +254,11 @@ export class AlertTracker {
       state.brokenSince = undefined;
       if (began) {
         state.holdingSince = eventTime;
-        state.holdingLineage = lineage;
+        state.holdingOffset = Number(lineage.offset);
       }
     } else {
       state.holdingSince = undefined;
-      state.holdingLineage = undefined;
+      state.holdingOffset = undefined;
       if (state.active) {
         state.brokenSince ??= eventTime;
         if (eventTime - state.brokenSince >= tracked.clearAfterMs) out.push(this.clear(state, eventTime));
@@ -264,11 +268,11 @@ export class AlertTracker {
     // The first step is recorded after the second is checked: A and B in one message is not "A then B".
     if (tracked.trigger === 'then' && firstHolds) {
       state.firstStepAt = eventTime;
-      state.firstStepLineage = lineage;
+      state.firstStepOffset = Number(lineage.offset);
     }
     if (startedAt === undefined || state.active || coolingDown(tracked, state, eventTime)) return;
-    const evidence =
-      tracked.trigger === 'then' ? [state.firstStepLineage!, lineage] : [state.holdingLineage!, lineage];
+    const firstEvidence = tracked.trigger === 'then' ? state.firstStepOffset! : state.holdingOffset!;
+    const evidence = [atOffset(lineage, firstEvidence), lineage];
     const facts = { ...observation.facts, ...observation.derivedFacts?.(), vehicleId: observation.vehicleId };
     out.push(this.raise(tracked, state, observation, startedAt, eventTime, facts, evidence));
     state.onsets = undefined;
@@ -359,7 +363,7 @@ function forgetExpired(tracked: TrackedRule, state: RuleState, eventTime: number
   }
   if (state.firstStepAt !== undefined && eventTime - state.firstStepAt > tracked.spanMs) {
     state.firstStepAt = undefined;
-    state.firstStepLineage = undefined;
+    state.firstStepOffset = undefined;
   }
   if (state.onsets && eventTime - state.onsets.at(-1)! > tracked.spanMs) state.onsets = undefined;
 }
@@ -373,6 +377,10 @@ function isIdle(state: RuleState): boolean {
     state.onsets === undefined &&
     state.firstStepAt === undefined
   );
+}
+
+function atOffset({ topic, partition }: Omit<AlertLineage, 'offset'>, offset: number): AlertLineage {
+  return { topic, partition, offset: String(offset) };
 }
 
 function dedupe(lineage: AlertLineage[]): AlertLineage[] {
