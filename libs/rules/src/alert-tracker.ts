@@ -119,7 +119,15 @@ export class AlertTracker {
       shared = applicable;
       this.applicableLists.set(signature, shared);
     }
-    return { fleetId, vehicleId, applicable: shared };
+    // Every field from the start: one added later goes to a separate property array (40 B more a vehicle).
+    return {
+      fleetId,
+      vehicleId,
+      applicable: shared,
+      states: undefined,
+      lastSeenAt: undefined,
+      lastSeenOffset: undefined,
+    };
   }
 
   /**
