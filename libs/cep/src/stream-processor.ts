@@ -279,7 +279,6 @@ export class StreamProcessor {
     return encodeCheckpoint({ rebuildFrom: String(from), watermark: state.watermark });
   }
 
-  /** Vehicles whose state is in memory. */
   /** Alerts active now on the assigned partitions: each holds its raising message's facts until it clears. */
   get activeAlertCount(): number {
     let count = 0;
@@ -287,6 +286,7 @@ export class StreamProcessor {
     return count;
   }
 
+  /** Vehicles whose state is in memory. */
   get vehicleCount(): number {
     let count = 0;
     for (const state of this.partitions.values()) {
