@@ -111,10 +111,11 @@ describe('SlidingWindow', () => {
     );
   });
 
-  it('refuses a size that does not divide into panes of whole milliseconds', () => {
+  it('refuses a size that does not divide into panes of whole milliseconds, and no functions at all', () => {
     expect(() => new SlidingWindow(1_000, ['avg'], 3)).toThrow(RangeError);
     expect(() => new SlidingWindow(1_000, ['avg'], 0)).toThrow(RangeError);
     expect(() => new SlidingWindow(0, ['avg'])).toThrow(RangeError);
+    expect(() => new SlidingWindow(1_000, [])).toThrow(RangeError);
   });
 
   it('keeps only the columns its functions need', () => {

@@ -34,6 +34,8 @@ function layoutFor(paneMs: number, panes: number, requested: readonly WindowFunc
   const key = `${paneMs}/${panes}/${functions.join()}`;
   const known = layouts.get(key);
   if (known) return known;
+  if (functions.length === 0)
+    throw new RangeError('a window needs at least one function to keep columns for');
   const needs = (...users: WindowFunction[]) => users.some((fn) => functions.includes(fn));
   let stride = 0;
   const column = (needed: boolean, width = 1) => {
