@@ -36,6 +36,7 @@ import {
 import { stackOptionsFromEnv, stackStatus, stackUp } from '../tools/stack/local-stack.ts';
 import { LatencyHistogram, type LatencySummary } from './support/latency-histogram.ts';
 import { coresUsed, residentMiB, sampleUsage, type UsageSample } from './support/process-usage.ts';
+import { abortOnFailure, cleanUp, stopAtExit } from './support/exit-cleanup.ts';
 import { startPrivateMosquitto } from './support/private-mosquitto.ts';
 import { machineDescription, writeReport } from './support/report.ts';
 import { lineChartSvg } from './support/svg-chart.ts';
@@ -63,10 +64,17 @@ const endpoints = await stackUp(stackOptions);
 const kafka = new Kafka({ brokers: [endpoints.kafkaBrokers], logLevel: logLevel.NOTHING });
 const elasticsearch = new Client({ node: endpoints.elasticsearchUrl });
 const admin = kafka.admin();
+abortOnFailure();
 await admin.connect();
+stopAtExit(() => elasticsearch.close());
+stopAtExit(() => admin.disconnect());
 // A broker of its own: the stack's keeps the persistent sessions tests left behind, each queueing a copy of every
 // bench message (see bench/support/private-mosquitto.ts).
 const mosquitto = await startPrivateMosquitto();
+stopAtExit(() => mosquitto.stop());
+/** The pipeline of the mode being measured: stopped at its end, or by `abort` if the bench fails on the way. */
+let running: Pipeline | undefined;
+stopAtExit(async () => running?.stop());
 const stackPids = new Map(
   (await stackStatus(stackOptions)).flatMap((entry) =>
     entry.pid === undefined || entry.service === 'mosquitto'
@@ -695,6 +703,7 @@ const benchStartedAt = Date.now();
 const warmUpSettledMs: Partial<Record<Mode, number[]>> = {};
 for (const mode of modes) {
   const pipeline = new Pipeline(mode);
+  running = pipeline;
   await pipeline.start();
   try {
     warmUpSettledMs[mode] = await warmUp(pipeline);
@@ -718,12 +727,11 @@ for (const mode of modes) {
         points: pipeline.lag.map(({ at, byGroup }) => [(at - benchStartedAt) / 1_000, byGroup[group] ?? 0]),
       });
   } finally {
+    running = undefined;
     await pipeline.stop();
   }
 }
-await admin.disconnect();
-await elasticsearch.close();
-await mosquitto.stop();
+await cleanUp();
 
 const table = markdownTable(results);
 process.stdout.write(`\n${table}\n`);

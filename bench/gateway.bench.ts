@@ -25,6 +25,7 @@ import {
   recordCount,
   type SendWindow,
 } from './support/kafka-log.ts';
+import { abort, abortOnFailure, cleanUp, stopAtExit } from './support/exit-cleanup.ts';
 import type { LatencySummary } from './support/latency-histogram.ts';
 import { startPrivateMosquitto } from './support/private-mosquitto.ts';
 import { coresUsed, referenceWorkMicroseconds, residentMiB, sampleUsage } from './support/process-usage.ts';
@@ -94,13 +95,6 @@ interface Probe {
 interface Measured {
   result: Omit<StepResult, 'latencyMs'>;
   window: SendWindow;
-}
-
-const cleanups: Array<() => Promise<unknown>> = [];
-async function cleanUp(): Promise<void> {
-  for (const cleanup of cleanups.splice(0).reverse()) {
-    await cleanup().catch((error: unknown) => process.stderr.write(`cleanup failed: ${String(error)}\n`));
-  }
 }
 
 /** What the rest of the machine used (other people's processes, Elasticsearch, the kernel): a noisy neighbour shows. */
@@ -180,7 +174,7 @@ async function measureBrokerHop(
     { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
   );
   const exited = new Promise((resolve) => subscriber.once('exit', resolve));
-  cleanups.push(async () => {
+  stopAtExit(async () => {
     subscriber.kill();
     await exited;
   });
@@ -252,9 +246,9 @@ async function measureGateway(
   });
   const admin: Admin = kafka.admin();
   await admin.connect();
-  cleanups.push(() => admin.disconnect());
+  stopAtExit(() => admin.disconnect());
   await createLogAppendTimeTopic(admin, topics.telemetry, topicSpecs.telemetry.numPartitions);
-  cleanups.push(() => admin.deleteTopics({ topics: Object.values(topics) }));
+  stopAtExit(() => admin.deleteTopics({ topics: Object.values(topics) }));
 
   const port = await freePort();
   const output: string[] = [];
@@ -270,7 +264,7 @@ async function measureGateway(
     },
     (line) => output.push(line),
   );
-  cleanups.push(() => gateway.stop());
+  stopAtExit(() => gateway.stop());
   try {
     await waitUntilReady(gateway, `http://127.0.0.1:${port}/health`);
   } catch (error) {
@@ -282,7 +276,7 @@ async function measureGateway(
   let delivered = 0;
   const countDelivered = async () => (delivered = await recordCount(admin, counted));
   const poller = setInterval(() => void countDelivered().catch(() => undefined), 100);
-  cleanups.push(async () => clearInterval(poller));
+  stopAtExit(async () => clearInterval(poller));
   const publisher = await LoadPublisher.connect({
     ...load,
     mqttUrl,
@@ -427,18 +421,11 @@ function resourceTable(broker: StepResult[], gateway: StepResult[]): string {
   );
 }
 
-/** Stops what the bench started, also when it fails outside the main flow (a socket handler, a timer, Ctrl-C). */
-function abort(reason: string, exitCode: number): void {
-  log(reason);
-  void cleanUp().finally(() => process.exit(exitCode));
-}
 const watchdog = setTimeout(
   () => abort(`the bench ran longer than ${timeLimitMs / 1000} s: stopping`, 1),
   timeLimitMs,
 );
-process.once('uncaughtException', (error) => abort(`failed: ${error.stack ?? String(error)}`, 1));
-process.once('unhandledRejection', (error) => abort(`failed: ${String(error)}`, 1));
-process.once('SIGINT', () => abort('interrupted: stopping', 130));
+abortOnFailure();
 
 const namespace = `bench-${randomBytes(4).toString('hex')}`;
 const loadAtStart = loadavg();
@@ -451,7 +438,7 @@ try {
     log(`warning: the machine is busy before the bench starts (${cores(backgroundCores)} cores)`);
   const { kafkaBrokers, kafkaPid } = await stackKafka();
   const mosquitto = await startPrivateMosquitto();
-  cleanups.push(() => mosquitto.stop());
+  stopAtExit(() => mosquitto.stop());
   log(`namespace ${namespace}; broker hop alone (${brokerSeconds} s per rate)`);
   const broker = await measureBrokerHop(mosquitto.url, mosquitto.pid, namespace);
   log(`through the gateway (${gatewaySeconds} s per rate)`);
