@@ -8,6 +8,7 @@ import {
   informedConditionSets,
   type CompiledRuleSet,
   type Facts,
+  type LogPartition,
   type Rule,
   type VehicleAlerts,
 } from '@fleetlog/rules';
@@ -89,8 +90,8 @@ class PartitionState {
   /** Offsets at which active alerts began: a rebuild must start at or before them to re-derive those alerts. */
   readonly activeAlertOrigins = new Map<string, number>();
   readonly positions: Position[] = [];
-  /** The topic, learnt from the first record: nothing can be decided before one. */
-  topic = '';
+  /** The topic, learnt from the first record (nothing can be decided before one), and the partition. */
+  readonly source: LogPartition;
   /** The offset of the record being processed, or the one after the last: where a transition decided now was. */
   decidingOffset: number;
   maxEventTime = -Infinity;
@@ -107,10 +108,11 @@ class PartitionState {
     readonly partition: number,
   ) {
     this.decidingOffset = Math.max(0, suppressBelow);
+    this.source = { topic: '', partition };
   }
 
   decidedAt(): AlertLineage {
-    return { topic: this.topic, partition: this.partition, offset: String(this.decidingOffset) };
+    return { ...this.source, offset: String(this.decidingOffset) };
   }
 }
 
@@ -304,7 +306,7 @@ export class StreamProcessor {
     }
     const state = this.partitionOf(record.partition);
     const offset = Number(record.offset);
-    state.topic = record.topic;
+    state.source.topic = record.topic;
     state.decidingOffset = offset;
     this.decide(state, telemetry, eventTime, record, offset, batch);
     // Timers and rule changes from now on decide after this record.
@@ -342,7 +344,7 @@ export class StreamProcessor {
       this.options.documents === 'derived' ? this.minuteOf(state, vehicle, eventTime) : undefined;
     minute?.addReadings(eventTime, telemetry);
     if (eventTime >= previousReadingTime(vehicle.aggregates)) {
-      this.evaluate(state, vehicle, minute, telemetry, eventTime, record, emit, batch);
+      this.evaluate(state, vehicle, minute, telemetry, eventTime, offset, emit, batch);
     }
     if (indexTelemetry)
       batch.writes.push(this.telemetryWrite(record, telemetryDocument(telemetry, record, false)));
@@ -360,7 +362,7 @@ export class StreamProcessor {
     minute: VehicleMinute | undefined,
     telemetry: TelemetryRecord,
     eventTime: number,
-    record: ConsumedRecord,
+    offset: number,
     emit: Emit,
     batch: ProcessedBatch,
   ): void {
@@ -384,7 +386,6 @@ export class StreamProcessor {
     for (let index = 0; index < count; index++) holds[matched[index]!] = 1;
     program.fillInforms(facts, informs);
     const transitions: AlertMessage[] = [];
-    const lineage = { topic: record.topic, partition: record.partition, offset: record.offset };
     program.tracker.observe(
       vehicle.alerts,
       {
@@ -393,7 +394,8 @@ export class StreamProcessor {
         eventTime,
         facts,
         derivedFacts: program.derivedFacts,
-        lineage,
+        source: state.source,
+        offset,
       },
       holds,
       informs,
@@ -421,12 +423,7 @@ export class StreamProcessor {
       if (due.due !== vehicle.queuedDeadline) continue;
       vehicle.queuedDeadline = undefined;
       const transitions: AlertMessage[] = [];
-      this.program.tracker.raiseAbsences(
-        vehicle.alerts,
-        watermark,
-        { topic: state.topic, partition: state.partition },
-        transitions,
-      );
+      this.program.tracker.raiseAbsences(vehicle.alerts, watermark, state.source, transitions);
       this.emitAlerts(state, transitions, emit && due.due > state.restoredWatermark, batch);
       this.scheduleAbsence(state, vehicle);
     }

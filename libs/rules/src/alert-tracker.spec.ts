@@ -54,7 +54,8 @@ class Drive {
       fleetId: this.vehicle.fleetId,
       eventTime: t0 + second * 1000,
       facts,
-      lineage: { topic: 'fleet.telemetry', partition: 0, offset: String(second) },
+      source: { topic: 'fleet.telemetry', partition: 0 },
+      offset: second,
     };
     this.tracker.observe(this.vehicle, observation, this.holds, this.informs, this.transitions);
     return this;

@@ -12,8 +12,14 @@ export interface Observation {
   facts: Facts;
   /** The window, change and rate values of this message by key, asked for only when an alert is raised. */
   derivedFacts?: () => Facts;
-  lineage: AlertLineage;
+  /** The topic and partition of the vehicle's messages: every one of them comes from there. */
+  source: LogPartition;
+  /** The message's offset in `source`: with it, an alert's evidence (`AlertLineage`), made only when one is raised. */
+  offset: number;
 }
+
+/** A log partition: where an alert's evidence is, but for the offset. */
+export type LogPartition = Omit<AlertLineage, 'offset'>;
 
 /**
  * One rule's state for one vehicle; absent while the rule has nothing to remember. Evidence is kept as bare log
@@ -160,7 +166,7 @@ export class AlertTracker {
       else if (known) this.forget(vehicle, index);
     }
     vehicle.lastSeenAt = observation.eventTime;
-    vehicle.lastSeenOffset = Number(observation.lineage.offset);
+    vehicle.lastSeenOffset = observation.offset;
   }
 
   /**
@@ -203,7 +209,7 @@ export class AlertTracker {
     vehicle: VehicleAlerts,
     watermark: number,
     /** Where the vehicle's messages are: with `lastSeenOffset`, the lineage of its last message. */
-    source: Omit<AlertLineage, 'offset'>,
+    source: LogPartition,
     out: AlertMessage[],
   ): void {
     const lastSeenAt = vehicle.lastSeenAt!;
@@ -253,7 +259,7 @@ export class AlertTracker {
     holds: Uint8Array,
     out: AlertMessage[],
   ): void {
-    const { eventTime, lineage } = observation;
+    const { eventTime, source, offset } = observation;
     forgetExpired(tracked, state, eventTime);
     const firstHolds = tracked.conditionIndex >= 0 && holds[tracked.conditionIndex] === 1;
     const held = tracked.trigger === 'then' ? holds[tracked.thenIndex] === 1 : firstHolds;
@@ -262,7 +268,7 @@ export class AlertTracker {
       state.brokenSince = undefined;
       if (began) {
         state.holdingSince = eventTime;
-        state.holdingOffset = Number(lineage.offset);
+        state.holdingOffset = offset;
       }
     } else {
       state.holdingSince = undefined;
@@ -276,11 +282,11 @@ export class AlertTracker {
     // The first step is recorded after the second is checked: A and B in one message is not "A then B".
     if (tracked.trigger === 'then' && firstHolds) {
       state.firstStepAt = eventTime;
-      state.firstStepOffset = Number(lineage.offset);
+      state.firstStepOffset = offset;
     }
     if (startedAt === undefined || state.active || coolingDown(tracked, state, eventTime)) return;
     const firstEvidence = tracked.trigger === 'then' ? state.firstStepOffset! : state.holdingOffset!;
-    const evidence = [atOffset(lineage, firstEvidence), lineage];
+    const evidence = [atOffset(source, firstEvidence), atOffset(source, offset)];
     const facts = { ...observation.facts, ...observation.derivedFacts?.(), vehicleId: observation.vehicleId };
     out.push(this.raise(tracked, state, observation, startedAt, eventTime, facts, evidence));
     state.onsets = undefined;
@@ -387,7 +393,7 @@ function isIdle(state: RuleState): boolean {
   );
 }
 
-function atOffset({ topic, partition }: Omit<AlertLineage, 'offset'>, offset: number): AlertLineage {
+function atOffset({ topic, partition }: LogPartition, offset: number): AlertLineage {
   return { topic, partition, offset: String(offset) };
 }
 
