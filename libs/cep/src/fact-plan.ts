@@ -1,10 +1,7 @@
 import {
-  isParameterizedFact,
   parameterizedFactKey,
-  readFactParams,
+  parameterizedFactsReadBy,
   secondsSinceLastMessage,
-  type Condition,
-  type FactParams,
   type Facts,
   type Rule,
 } from '@fleetlog/rules';
@@ -46,7 +43,7 @@ export class FactPlan {
     const params = rules
       .filter((rule) => rule.enabled)
       .flatMap((rule) => [rule.conditions, rule.then?.conditions])
-      .flatMap((conditions) => (conditions ? parameterizedLeaves(conditions) : []));
+      .flatMap((conditions) => (conditions ? parameterizedFactsReadBy(conditions) : []));
     const windows = new Map<string, WindowSpec>();
     const changes = new Set<string>();
     const rates = new Set<string>();
@@ -196,13 +193,4 @@ function sameWindow(a: WindowSpec, b: WindowSpec): boolean {
     a.functions.length === b.functions.length &&
     a.functions.every((fn) => b.functions.includes(fn))
   );
-}
-
-function parameterizedLeaves(condition: Condition): FactParams[] {
-  if ('all' in condition) return condition.all.flatMap(parameterizedLeaves);
-  if ('any' in condition) return condition.any.flatMap(parameterizedLeaves);
-  if ('not' in condition) return parameterizedLeaves(condition.not);
-  if (!isParameterizedFact(condition.fact)) return [];
-  const read = readFactParams(condition.fact, condition.params);
-  return 'params' in read ? [read.params] : [];
 }

@@ -142,6 +142,15 @@ describe('StreamProcessor', () => {
     ]);
   });
 
+  it('keeps with an alert the message and the derived facts its rule reads, not every window of the rule set', () => {
+    const processor = new StreamProcessor([hardBraking, fastAverage], options);
+    const raised = processor
+      .process(new Log().drive(0, [90, 110, 130, 115]).records)
+      .alerts.find((alert) => alert.ruleId === 'hard-braking')!;
+    expect(raised.facts).toMatchObject({ vehicleId: 'truck-1', speedKph: 115, 'rate:speedKph': -15 });
+    expect(Object.keys(raised.facts).filter((key) => key.startsWith('window:'))).toEqual([]);
+  });
+
   it('indexes a message older than the watermark as late and keeps it out of the rules', () => {
     const processor = new StreamProcessor([overspeed], { ...options, documents: 'telemetry' });
     const batch = processor.process(

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { AlertLineage, AlertMessage } from '@fleetlog/contracts';
 import { parseDuration } from './duration';
 import { thenStepId, type Facts } from './condition-evaluator';
+import { parameterizedFactKey, parameterizedFactsReadBy } from './fact-catalog';
 import { triggerOf, type Rule, type RuleTrigger } from './rule-schema';
 
 export interface Observation {
@@ -71,6 +72,8 @@ interface TrackedRule {
   /** Index of the rule's condition set (and of its `then` step) among the evaluated ones; -1 if none. */
   conditionIndex: number;
   thenIndex: number;
+  /** The derived facts (window, change, rate) its conditions read: those of the facts its alerts keep. */
+  derivedKeys: string[];
 }
 
 /** Evidence kept per alert: the first and the latest messages are what a reader needs to find the cause. */
@@ -102,6 +105,13 @@ export class AlertTracker {
           atLeast: rule.count?.atLeast ?? 1,
           conditionIndex: conditionSetIds.indexOf(rule.id),
           thenIndex: conditionSetIds.indexOf(thenStepId(rule.id)),
+          derivedKeys: [
+            ...new Set(
+              [rule.conditions, rule.then?.conditions]
+                .flatMap((conditions) => (conditions ? parameterizedFactsReadBy(conditions) : []))
+                .map(parameterizedFactKey),
+            ),
+          ],
         };
       });
   }
@@ -287,7 +297,13 @@ export class AlertTracker {
     if (startedAt === undefined || state.active || coolingDown(tracked, state, eventTime)) return;
     const firstEvidence = tracked.trigger === 'then' ? state.firstStepOffset! : state.holdingOffset!;
     const evidence = [atOffset(source, firstEvidence), atOffset(source, offset)];
-    const facts = { ...observation.facts, ...observation.derivedFacts?.(), vehicleId: observation.vehicleId };
+    // The message's own facts and the derived ones this rule reads, not every window of the rule set: what made it
+    // fire, for the reader (and kept with the alert while it is active).
+    const facts: Facts = { ...observation.facts, vehicleId: observation.vehicleId };
+    if (tracked.derivedKeys.length > 0) {
+      const derived = observation.derivedFacts?.() ?? {};
+      for (const key of tracked.derivedKeys) facts[key] = derived[key];
+    }
     out.push(this.raise(tracked, state, observation, startedAt, eventTime, facts, evidence));
     state.onsets = undefined;
   }

@@ -97,6 +97,16 @@ interface Almanac {
   factValue(id: string): Promise<unknown>;
 }
 
+/** The parameterized facts (window, change, rate) a condition tree reads, with their parameters. */
+export function parameterizedFactsReadBy(condition: Condition): FactParams[] {
+  if ('all' in condition) return condition.all.flatMap(parameterizedFactsReadBy);
+  if ('any' in condition) return condition.any.flatMap(parameterizedFactsReadBy);
+  if ('not' in condition) return parameterizedFactsReadBy(condition.not);
+  if (!isParameterizedFact(condition.fact)) return [];
+  const read = readFactParams(condition.fact, condition.params);
+  return 'params' in read ? [read.params] : [];
+}
+
 /**
  * The message fields a condition tree reads, directly or through a parameterized fact: a message carrying none of
  * them tells the rule nothing. Derived facts without a field (secondsSinceLastMessage) count as always carried.
