@@ -20,6 +20,7 @@ import { datasetNames, recordIndexNames } from '../dist/libs/elasticsearch/src/i
 import { driveProfiles, SimulatedVehicle } from '../dist/libs/simulation/src/index.js';
 import { freePort, startApp, waitUntilReady } from '../tools/main/app-process.ts';
 import { serviceLogFile, stackOptionsFromEnv, stackUp } from '../tools/stack/local-stack.ts';
+import { abortOnFailure, cleanUp, stopAtExit } from './support/exit-cleanup.ts';
 import { coresUsed, residentMiB, sampleUsage } from './support/process-usage.ts';
 import { machineDescription, writeReport } from './support/report.ts';
 
@@ -34,7 +35,11 @@ const kafka = new Kafka({ brokers: [endpoints.kafkaBrokers], logLevel: logLevel.
 const elasticsearch = new Client({ node: endpoints.elasticsearchUrl });
 const topics = topicNames(namespace);
 const admin = kafka.admin();
+abortOnFailure();
 await admin.connect();
+stopAtExit(() => elasticsearch.close());
+stopAtExit(() => admin.disconnect());
+stopAtExit(removeNamespace);
 await admin.createTopics({
   waitForLeaders: true,
   topics: [
@@ -60,6 +65,7 @@ const fleet = Array.from(
 );
 const producer = kafka.producer();
 await producer.connect();
+stopAtExit(() => producer.disconnect());
 const start = Date.now() - eventSeconds * 1000;
 for (let second = 0; second < eventSeconds; second++) {
   const receivedAt = new Date(start + second * 1000).toISOString();
@@ -89,6 +95,7 @@ const cep = startApp(
   },
   (line) => process.stdout.write(`  cep: ${line}\n`),
 );
+stopAtExit(() => cep.stop());
 const pids = new Map([['cep', cep.child.pid!]]);
 let peakResidentMiB = 0;
 
@@ -213,18 +220,7 @@ process.stdout.write(
   `\nReplay speed\n\n${rows.map(([label, value]) => `${label!.padEnd(width)}  ${value}`).join('\n')}\n\n`,
 );
 
-for (const version of ['v1', 'v2']) {
-  for (const names of Object.values(datasetNames(namespace, version))) {
-    await elasticsearch.indices.delete({ index: names.index }, { ignore: [404] });
-    await elasticsearch.indices.deleteIndexTemplate({ name: names.template }, { ignore: [404] });
-  }
-}
-for (const index of Object.values(recordIndexNames(namespace))) {
-  await elasticsearch.indices.delete({ index }, { ignore: [404] });
-}
-await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
-await admin.disconnect();
-await elasticsearch.close();
+await cleanUp();
 
 writeReport('replay', {
   ...machineDescription(loadAtStart),
@@ -237,6 +233,20 @@ writeReport('replay', {
   bytesPerRecord: { log: logBytes / total, telemetryIndex: indexBytes / total },
   mebibytesPerVehicleDay: { log: perVehicleDayMiB(logBytes), telemetryIndex: perVehicleDayMiB(indexBytes) },
 });
+
+/** The bench's indices, templates and topics: gone however the bench ends. */
+async function removeNamespace(): Promise<void> {
+  for (const version of ['v1', 'v2']) {
+    for (const names of Object.values(datasetNames(namespace, version))) {
+      await elasticsearch.indices.delete({ index: names.index }, { ignore: [404] });
+      await elasticsearch.indices.deleteIndexTemplate({ name: names.template }, { ignore: [404] });
+    }
+  }
+  for (const index of Object.values(recordIndexNames(namespace))) {
+    await elasticsearch.indices.delete({ index }, { ignore: [404] });
+  }
+  await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
+}
 
 function readRuleLibrary(): unknown[] {
   return readdirSync('rules')
