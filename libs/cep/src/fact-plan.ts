@@ -5,7 +5,7 @@ import {
   type Facts,
   type Rule,
 } from '@fleetlog/rules';
-import { doubleArray, SlidingWindow, type WindowFunction } from '@fleetlog/windows';
+import { copyNumbers, doubleArray, SlidingWindow, type WindowFunction } from '@fleetlog/windows';
 
 /** One sliding window a vehicle keeps: a field over a span, with the functions some rule asks of it. */
 export interface WindowSpec {
@@ -180,10 +180,6 @@ export class FactPlan {
       }
     }
   }
-}
-
-function copyNumbers(from: number[], fromStart: number, to: number[], toStart: number, length: number): void {
-  for (let index = 0; index < length; index++) to[toStart + index] = from[fromStart + index]!;
 }
 
 function sameWindow(a: WindowSpec, b: WindowSpec): boolean {

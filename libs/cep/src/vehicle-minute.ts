@@ -1,5 +1,5 @@
 import type { TelemetryRecord } from '@fleetlog/contracts';
-import { doubleArray, tumblingWindowOf } from '@fleetlog/windows';
+import { copyNumbers, doubleArray, tumblingWindowOf } from '@fleetlog/windows';
 
 /**
  * Speed change per second that counts as a harsh event: about 0.34 g braking and 0.28 g acceleration, the usual
@@ -116,11 +116,11 @@ export function withMinuteFor(state: AggregateState, time: number, sizeMs: numbe
   let insertAt = minutesAt;
   while (insertAt < state.length && state[insertAt + startAt]! < start) insertAt += minuteLength;
   const next = doubleArray(state.length + minuteLength, 0);
-  for (let index = 0; index < insertAt; index++) next[index] = state[index]!;
-  for (let index = 0; index < minuteLength; index++) next[insertAt + index] = emptyMinute[index]!;
+  copyNumbers(state, 0, next, 0, insertAt);
+  copyNumbers(emptyMinute, 0, next, insertAt, minuteLength);
   next[insertAt + startAt] = start;
   next[insertAt + endAt] = end;
-  for (let index = insertAt; index < state.length; index++) next[index + minuteLength] = state[index]!;
+  copyNumbers(state, insertAt, next, insertAt + minuteLength, state.length - insertAt);
   return next;
 }
 
@@ -139,9 +139,8 @@ export function nthMinuteAt(index: number): number {
 /** `state` without its `count` oldest windows. */
 export function withoutOldestMinutes(state: AggregateState, count: number): AggregateState {
   const next = doubleArray(state.length - count * minuteLength, 0);
-  for (let index = 0; index < minutesAt; index++) next[index] = state[index]!;
-  for (let index = minutesAt; index < next.length; index++)
-    next[index] = state[index + count * minuteLength]!;
+  copyNumbers(state, 0, next, 0, minutesAt);
+  copyNumbers(state, minutesAt + count * minuteLength, next, minutesAt, next.length - minutesAt);
   return next;
 }
 

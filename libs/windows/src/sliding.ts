@@ -92,6 +92,17 @@ export function doubleArray(length: number, value: number): number[] {
   return new Array<number>(length).fill(Number.NaN).fill(value);
 }
 
+/** Copies `length` numbers between double arrays (see `doubleArray`), element by element so their kind stays. */
+export function copyNumbers(
+  from: number[],
+  fromStart: number,
+  to: number[],
+  toStart: number,
+  length: number,
+): void {
+  for (let index = 0; index < length; index++) to[toStart + index] = from[fromStart + index]!;
+}
+
 function paneMsOf(sizeMs: number, panes: number): number {
   requirePositiveInteger('window size (ms)', sizeMs);
   requirePositiveInteger('pane count', panes);
