@@ -1,8 +1,8 @@
-import { Kafka, logLevel } from 'kafkajs';
 import { topicNames } from '@fleetlog/contracts';
 import type { Client } from '@elastic/elasticsearch';
 import { datasetNames, recordIndexNames } from '@fleetlog/elasticsearch';
 import type { AppFleet } from './app-fleet';
+import { deleteTopicsWhere } from './test-namespace';
 
 /**
  * Deletes what a test's namespace left in Elasticsearch: the record indices, and each dataset's index and template
@@ -27,16 +27,8 @@ export async function removeNamespaceIndices(
 
 /** Deletes the namespace's topics (every topic the pipeline creates, whether or not it exists). */
 export async function deleteNamespaceTopics(namespace: string): Promise<void> {
-  const kafka = new Kafka({ brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const existing = new Set(await admin.listTopics());
-    const topics = Object.values(topicNames(namespace)).filter((topic) => existing.has(topic));
-    if (topics.length > 0) await admin.deleteTopics({ topics });
-  } finally {
-    await admin.disconnect();
-  }
+  const names = new Set(Object.values(topicNames(namespace)));
+  await deleteTopicsWhere(process.env.KAFKA_BROKERS!, (topic) => names.has(topic));
 }
 
 /**

@@ -30,15 +30,22 @@ export function testNamespace(purpose: string): string {
  * most of its start loading thousands of partitions. Returns how many it deleted.
  */
 export async function deleteTestRunTopics(brokers: string, run: string): Promise<number> {
-  const admin = new Kafka({
-    clientId: 'fleetlog-test-teardown',
-    brokers: brokers.split(','),
-    logLevel: logLevel.NOTHING,
-  }).admin();
+  const ofRun = new RegExp(`^[a-z]+-${run}-`);
+  return deleteTopicsWhere(brokers, (topic) => ofRun.test(topic));
+}
+
+/**
+ * Deletes the broker's topics that `matches` picks; returns how many. Here rather than beside the namespace clean-up:
+ * the global teardown loads this file without the `@fleetlog/*` path mapping the specs have.
+ */
+export async function deleteTopicsWhere(
+  brokers: string,
+  matches: (topic: string) => boolean,
+): Promise<number> {
+  const admin = new Kafka({ brokers: brokers.split(','), logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   try {
-    const ofRun = new RegExp(`^[a-z]+-${run}-`);
-    const topics = (await admin.listTopics()).filter((topic) => ofRun.test(topic));
+    const topics = (await admin.listTopics()).filter(matches);
     if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 60_000 });
     return topics.length;
   } finally {
