@@ -80,6 +80,20 @@ describe('SlidingWindow', () => {
     expect(window.value('sum', t0 + 60 * second)).toBe(11);
   });
 
+  it('has no last or delta for a now before the newest pane, which it keeps only the newest event for', () => {
+    const window = windowOf(windowFunctions, [
+      [t0, 1],
+      [t0 + 60 * second, 10],
+    ]);
+    expect(valuesAt(window, t0 + 30 * second)).toMatchObject({
+      first: 1,
+      last: undefined,
+      delta: undefined,
+      sum: 1,
+    });
+    expect(valuesAt(window, t0 + 60 * second)).toMatchObject({ first: 1, last: 10, delta: 9 });
+  });
+
   it('refuses a too-late event and changes nothing', () => {
     const events: Array<[number, number]> = [
       [t0, 3],
@@ -124,9 +138,10 @@ describe('SlidingWindow', () => {
     expect(new SlidingWindow(fiveMinutes, ['avg', 'max']).stateBytes()).toBeLessThan(300);
   });
 
-  it('keeps no count for min, max, first, last and delta, telling an empty pane by their own columns', () => {
+  it('keeps no count for min, max, first and delta, telling an empty pane by their own columns, and no panes for last', () => {
     expect(SlidingWindow.lengthFor(fiveMinutes, ['max'])).toBe(1 + 10);
-    expect(SlidingWindow.lengthFor(fiveMinutes, ['delta'])).toBe(1 + 10 * 4);
+    expect(SlidingWindow.lengthFor(fiveMinutes, ['delta'])).toBe(3 + 10 * 2);
+    expect(SlidingWindow.lengthFor(fiveMinutes, ['last'])).toBe(3);
     expect(SlidingWindow.lengthFor(fiveMinutes, ['count', 'max'])).toBe(1 + 10 * 2);
     // A pane whose extreme is 0 is not empty: the later, lesser (greater) value does not restart it.
     expect(
@@ -249,7 +264,8 @@ class BruteForceWindow {
     const sum = values.reduce((total, value) => total + value, 0);
     if (fn === 'count') return { value: values.length, magnitude };
     if (fn === 'sum') return { value: sum, magnitude };
-    if (values.length === 0) return { value: undefined, magnitude };
+    const beforeNewest = nowPane < this.newestPane && (fn === 'last' || fn === 'delta');
+    if (values.length === 0 || beforeNewest) return { value: undefined, magnitude };
     // An equal time goes to the earlier add for first and to the later add for last.
     let [first, last] = [inWindow[0], inWindow[0]];
     for (const event of inWindow) {

@@ -3,17 +3,22 @@ import { windowFunctions, type WindowFunction } from './window-function';
 
 /**
  * Where each pane slot keeps what the requested functions need, as offsets from the slot's start; -1 where nothing
- * needs the column. first and last are each a value followed by its event time.
+ * needs the column. first is a value followed by its event time. last is kept once for the whole window, not per
+ * pane: the newest event is the last in every range that holds its pane (see `SlidingWindow.value`).
  */
 interface Layout {
   readonly paneMs: number;
   readonly panes: number;
   readonly functions: ReadonlySet<WindowFunction>;
   readonly stride: number;
+  /** Whether the window keeps its newest event (value, then event time) after the newest pane index. */
+  readonly keepsLast: boolean;
+  /** Where the ring of panes starts, after the newest pane index and the newest event if kept. */
+  readonly ringAt: number;
   /**
    * The column that tells an empty pane, and what it holds then: the count where a function needs one, else a column
-   * whose empty value no event can leave there (events are finite): min's +∞, max's −∞, first's time +∞, last's
-   * time −∞. A window for min, max, first, last or delta alone so keeps no count.
+   * whose empty value no event can leave there (events are finite): min's +∞, max's −∞, first's time +∞. A window
+   * for min, max, first or delta alone so keeps no count, and one for last alone no panes at all (stride 0).
    */
   readonly emptyAt: number;
   readonly emptyValue: number;
@@ -23,7 +28,6 @@ interface Layout {
   readonly minAt: number;
   readonly maxAt: number;
   readonly firstAt: number;
-  readonly lastAt: number;
 }
 
 /** Shared by every window of one configuration, so a vehicle's window holds nothing but its array and a reference. */
@@ -50,8 +54,8 @@ function layoutFor(paneMs: number, panes: number, requested: readonly WindowFunc
     minAt: column(needs('min')),
     maxAt: column(needs('max')),
     firstAt: column(needs('first', 'delta'), 2),
-    lastAt: column(needs('last', 'delta'), 2),
   };
+  const keepsLast = needs('last', 'delta');
   const [emptyAt, emptyValue] =
     columns.countAt >= 0
       ? [columns.countAt, 0]
@@ -59,14 +63,14 @@ function layoutFor(paneMs: number, panes: number, requested: readonly WindowFunc
         ? [columns.minAt, Infinity]
         : columns.maxAt >= 0
           ? [columns.maxAt, -Infinity]
-          : columns.firstAt >= 0
-            ? [columns.firstAt + 1, Infinity]
-            : [columns.lastAt + 1, -Infinity];
+          : [columns.firstAt + 1, Infinity];
   const layout: Layout = {
     paneMs,
     panes,
     functions: new Set(functions),
     ...columns,
+    keepsLast,
+    ringAt: keepsLast ? 3 : 1,
     emptyAt,
     emptyValue,
     stride,
@@ -123,15 +127,18 @@ const bytesPerNumber = 8;
  * single array of doubles keeps, per pane, only the columns the requested functions need: a count for count, sum,
  * avg and stddev (the other functions tell an empty pane by their own column, see `Layout.emptyAt`); a sum for
  * sum, avg and stddev (a sum rather than mean × count, so that sums of whole numbers are exact); M2 for stddev, the
- * pane mean being sum / count; min; max; first and last, each with its event time. One more number holds the index
- * of the newest pane seen, which bounds what the ring can take: see add.
+ * pane mean being sum / count; min; max; first with its event time. Before the ring, one number holds the index of
+ * the newest pane seen, which bounds what the ring can take (see add), and for last and delta two more the newest
+ * event and its time: the last event of every range that holds its pane, so not kept per pane.
  *
  * value(fn, now) aggregates the panes paneOf(now) − panes + 1 to paneOf(now), paneOf(t) being floor(t / paneMs):
  * the events with time in [end − sizeMs, end), end being where now's pane ends. That takes in every event in
  * [now − sizeMs + paneMs, now], none at or before now − sizeMs, those in between only if their pane is in range, and
  * also any events after now in now's pane. So the window edge is exact to one pane: the history covered is between
  * sizeMs − paneMs and sizeMs long. A now before the newest pane answers for its own range without the newer panes,
- * but only from what the ring still holds: panes more than `panes` − 1 older than the newest are gone.
+ * but only from what the ring still holds: panes more than `panes` − 1 older than the newest are gone; and last and
+ * delta have no answer then (cep reads windows at the newest in-order event, never before it: keeping each pane's
+ * last for such reads would cost two numbers a pane).
  */
 export class SlidingWindow {
   private readonly layout: Layout;
@@ -146,12 +153,13 @@ export class SlidingWindow {
 
   /** How many numbers a window of this configuration keeps: the room to give it in shared storage. */
   static lengthFor(sizeMs: number, functions: readonly WindowFunction[], panes = 10): number {
-    return 1 + panes * layoutFor(paneMsOf(sizeMs, panes), panes, functions).stride;
+    const layout = layoutFor(paneMsOf(sizeMs, panes), panes, functions);
+    return layout.ringAt + panes * layout.stride;
   }
 
   constructor(sizeMs: number, functions: readonly WindowFunction[], panes = 10, storage?: WindowStorage) {
     this.layout = layoutFor(paneMsOf(sizeMs, panes), panes, functions);
-    const length = 1 + panes * this.layout.stride;
+    const length = this.layout.ringAt + panes * this.layout.stride;
     if (
       storage &&
       (!Number.isInteger(storage.offset) ||
@@ -164,6 +172,10 @@ export class SlidingWindow {
     this.base = storage?.offset ?? 0;
     this.end = this.base + length;
     this.data[this.base] = -Infinity;
+    if (this.layout.keepsLast) {
+      this.data[this.base + 1] = Number.NaN;
+      this.data[this.base + 2] = -Infinity;
+    }
   }
 
   /**
@@ -188,17 +200,26 @@ export class SlidingWindow {
     const pane = Math.floor(time / this.layout.paneMs);
     const newest = data[this.base];
     if (pane <= newest - this.layout.panes) return false;
+    const { layout } = this;
     if (pane > newest) {
       // Empty the slots of the panes entering the ring once here, rather than check every slot's pane on each read.
-      const { emptyAt, emptyValue } = this.layout;
-      for (let entering = Math.max(newest + 1, pane - this.layout.panes + 1); entering <= pane; entering++) {
-        data[this.slotOf(entering) + emptyAt] = emptyValue;
+      if (layout.stride > 0) {
+        for (let entering = Math.max(newest + 1, pane - layout.panes + 1); entering <= pane; entering++) {
+          data[this.slotOf(entering) + layout.emptyAt] = layout.emptyValue;
+        }
       }
       data[this.base] = pane;
     }
-    const slot = this.slotOf(pane);
-    if (this.isEmpty(slot)) this.startPane(slot, time, value);
-    else this.extendPane(slot, time, value);
+    if (layout.stride > 0) {
+      const slot = this.slotOf(pane);
+      if (this.isEmpty(slot)) this.startPane(slot, time, value);
+      else this.extendPane(slot, time, value);
+    }
+    // An equal time goes to the later add, as in Aggregate.
+    if (layout.keepsLast && time >= data[this.base + 2]!) {
+      data[this.base + 1] = value;
+      data[this.base + 2] = time;
+    }
     return true;
   }
 
@@ -228,11 +249,10 @@ export class SlidingWindow {
       case 'first':
         return this.earliest(layout.firstAt, from, to);
       case 'last':
-        return this.latest(layout.lastAt, from, to);
+        return this.last(newest, from, to);
       case 'delta': {
-        const first = this.earliest(layout.firstAt, from, to);
-        const last = this.latest(layout.lastAt, from, to);
-        return first === undefined || last === undefined ? undefined : last - first;
+        const last = this.last(newest, from, to);
+        return last === undefined ? undefined : last - this.earliest(layout.firstAt, from, to)!;
       }
       case 'stddev':
         return this.stddev(from, to);
@@ -250,13 +270,13 @@ export class SlidingWindow {
 
   private slotOf(pane: number): number {
     const { panes } = this.layout;
-    return this.base + 1 + (((pane % panes) + panes) % panes) * this.layout.stride;
+    return this.base + this.layout.ringAt + (((pane % panes) + panes) % panes) * this.layout.stride;
   }
 
   /** The slot of the pane after the one in `slot`: cheaper than slotOf when walking the ring. */
   private nextSlot(slot: number): number {
     const next = slot + this.layout.stride;
-    return next < this.end ? next : this.base + 1;
+    return next < this.end ? next : this.base + this.layout.ringAt;
   }
 
   private startPane(slot: number, time: number, value: number): void {
@@ -269,10 +289,6 @@ export class SlidingWindow {
     if (layout.firstAt >= 0) {
       data[slot + layout.firstAt] = value;
       data[slot + layout.firstAt + 1] = time;
-    }
-    if (layout.lastAt >= 0) {
-      data[slot + layout.lastAt] = value;
-      data[slot + layout.lastAt + 1] = time;
     }
   }
 
@@ -295,11 +311,6 @@ export class SlidingWindow {
     if (layout.firstAt >= 0 && time < data[slot + layout.firstAt + 1]) {
       data[slot + layout.firstAt] = value;
       data[slot + layout.firstAt + 1] = time;
-    }
-    // An equal time goes to the later add, as in Aggregate.
-    if (layout.lastAt >= 0 && time >= data[slot + layout.lastAt + 1]) {
-      data[slot + layout.lastAt] = value;
-      data[slot + layout.lastAt + 1] = time;
     }
   }
 
@@ -330,12 +341,13 @@ export class SlidingWindow {
     return undefined;
   }
 
-  private latest(column: number, from: number, to: number): number | undefined {
-    let latest: number | undefined;
-    for (let pane = from, slot = this.slotOf(from); pane <= to; pane++, slot = this.nextSlot(slot)) {
-      if (!this.isEmpty(slot)) latest = this.data[slot + column];
-    }
-    return latest;
+  /**
+   * The newest event is the last of any range holding the newest pane: after it there is nothing. A range that ends
+   * before the newest pane (a now earlier than the newest event's pane) would need every pane's last, which the
+   * window does not keep: it has none.
+   */
+  private last(newest: number, from: number, to: number): number | undefined {
+    return newest >= from && newest <= to ? this.data[this.base + 1] : undefined;
   }
 
   /** Panes merged with Chan et al.'s formula for M2. */
