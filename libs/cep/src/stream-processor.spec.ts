@@ -225,6 +225,28 @@ describe('StreamProcessor', () => {
     });
   });
 
+  it('closes each vehicle’s minutes as the watermark passes their end, whichever vehicle opened them', () => {
+    const processor = new StreamProcessor([], options);
+    const closed = (batch: ProcessedBatch) =>
+      batch.writes.filter((write) => write.index === indices.aggregates.index).map((write) => write.id);
+    const log = new Log()
+      .add(10, { speedKph: 10 }, 'truck-1')
+      .add(70, { speedKph: 20 }, 'truck-2')
+      .add(80, { speedKph: 30 }, 'truck-1');
+    // Lateness is 5 s: the watermark reaches the end of minute 0 at 01:05, of minute 1 at 02:05.
+    expect(closed(processor.process(log.records))).toEqual(['acme/truck-1/2026-11-23T12:00:00.000Z']);
+    const later = new Log().add(124, {}, 'truck-3').add(125, {}, 'truck-3');
+    later.records.forEach((record, index) => (record.offset = String(3 + index)));
+    expect(closed(processor.process(later.records.slice(0, 1)))).toEqual([]);
+    expect(closed(processor.process(later.records.slice(1)))).toEqual([
+      'acme/truck-1/2026-11-23T12:01:00.000Z',
+      'acme/truck-2/2026-11-23T12:01:00.000Z',
+    ]);
+    expect(closed(processor.advanceClock(t0 + 185_000, [0]))).toEqual([
+      'acme/truck-3/2026-11-23T12:02:00.000Z',
+    ]);
+  });
+
   it('rebuilds from its checkpoint after a restart and repeats no alert and misses none', () => {
     const log = new Log();
     log.drive(0, [100, 130, 130, 130, 130, 130, 130, 100]);

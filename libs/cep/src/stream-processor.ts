@@ -20,6 +20,7 @@ import {
   minutesEndedBy,
   newAggregateState,
   nthMinuteAt,
+  oldestMinuteEnd,
   openMinuteAt,
   previousReadingTime,
   rememberReading,
@@ -86,7 +87,12 @@ class PartitionState {
   /** By fleet, then vehicle: vehicle ids are unique only within a fleet. */
   readonly vehicles = new Map<string, Map<string, VehicleState>>();
   readonly absenceTimers = new DeadlineQueue<VehicleState>();
-  readonly closingMinutes = new DeadlineQueue<VehicleState>();
+  /**
+   * The earliest end of any vehicle's open aggregate window (+∞ when none is open). Windows are aligned to the epoch,
+   * so every vehicle's windows end at the same few boundaries: one sweep of the partition's vehicles as the watermark passes
+   * each, rather than a timer entry per vehicle and window.
+   */
+  nextMinuteEnd = Infinity;
   /** Offsets at which active alerts began: a rebuild must start at or before them to re-derive those alerts. */
   readonly activeAlertOrigins = new Map<string, number>();
   readonly positions: Position[] = [];
@@ -427,28 +433,32 @@ export class StreamProcessor {
       this.emitAlerts(state, transitions, emit && due.due > state.restoredWatermark, batch);
       this.scheduleAbsence(state, vehicle);
     }
-    for (
-      let due = state.closingMinutes.popDue(watermark);
-      due;
-      due = state.closingMinutes.popDue(watermark)
-    ) {
-      const vehicle = due.item;
-      const ended = minutesEndedBy(vehicle.aggregates, watermark);
-      if (ended === 0) continue;
-      for (let index = 0; index < ended; index++) {
-        const minute = this.minuteView.over(vehicle.aggregates, nthMinuteAt(index));
-        if (emit && minute.end > state.restoredWatermark) {
-          const document = minute.document(vehicle.vehicleId, vehicle.fleetId);
-          batch.writes.push({
-            index: this.options.indices.aggregates.index,
-            id: `${vehicle.fleetId}/${vehicle.vehicleId}/${document['@timestamp']}`,
-            document,
-            action: 'index',
-          });
+    if (watermark >= state.nextMinuteEnd) this.closeMinutes(state, watermark, emit, batch);
+  }
+
+  /** Writes and drops every open aggregate window that ends by `watermark`, then finds the next end. */
+  private closeMinutes(state: PartitionState, watermark: number, emit: Emit, batch: ProcessedBatch): void {
+    let nextEnd = Infinity;
+    for (const fleet of state.vehicles.values()) {
+      for (const vehicle of fleet.values()) {
+        const ended = minutesEndedBy(vehicle.aggregates, watermark);
+        for (let index = 0; index < ended; index++) {
+          const minute = this.minuteView.over(vehicle.aggregates, nthMinuteAt(index));
+          if (emit && minute.end > state.restoredWatermark) {
+            const document = minute.document(vehicle.vehicleId, vehicle.fleetId);
+            batch.writes.push({
+              index: this.options.indices.aggregates.index,
+              id: `${vehicle.fleetId}/${vehicle.vehicleId}/${document['@timestamp']}`,
+              document,
+              action: 'index',
+            });
+          }
         }
+        if (ended > 0) vehicle.aggregates = withoutOldestMinutes(vehicle.aggregates, ended);
+        nextEnd = Math.min(nextEnd, oldestMinuteEnd(vehicle.aggregates));
       }
-      vehicle.aggregates = withoutOldestMinutes(vehicle.aggregates, ended);
     }
+    state.nextMinuteEnd = nextEnd;
   }
 
   private emitAlerts(
@@ -489,7 +499,7 @@ export class StreamProcessor {
     if (at === -1) {
       vehicle.aggregates = withMinuteFor(vehicle.aggregates, eventTime, this.options.aggregateWindowMs);
       at = openMinuteAt(vehicle.aggregates, eventTime);
-      state.closingMinutes.push(this.minuteView.over(vehicle.aggregates, at).end, vehicle);
+      state.nextMinuteEnd = Math.min(state.nextMinuteEnd, this.minuteView.over(vehicle.aggregates, at).end);
     }
     return this.minuteView.over(vehicle.aggregates, at);
   }

@@ -4,6 +4,7 @@ import {
   minutesEndedBy,
   newAggregateState,
   nthMinuteAt,
+  oldestMinuteEnd,
   openMinuteAt,
   previousReadingTime,
   rememberReading,
@@ -44,6 +45,7 @@ describe('a vehicle’s aggregate state', () => {
     expect(previousReadingTime(state)).toBe(-Infinity);
     expect(hasOpenMinute(state)).toBe(false);
     expect(openMinuteAt(state, t0)).toBe(-1);
+    expect(oldestMinuteEnd(state)).toBe(Infinity);
   });
 
   it('keeps open windows in time order, whichever opened first, and closes the oldest first', () => {
@@ -54,12 +56,14 @@ describe('a vehicle’s aggregate state', () => {
     minuteOf(state, t0 + 40_000).addReadings(t0 + 40_000, reading(20));
     const starts = [0, 1].map((index) => view.over(state.aggregates, nthMinuteAt(index)).start);
     expect(starts).toEqual([t0, t0 + minute]);
+    expect(oldestMinuteEnd(state.aggregates)).toBe(t0 + minute);
 
     expect(minutesEndedBy(state.aggregates, t0 + minute - 1)).toBe(0);
     expect(minutesEndedBy(state.aggregates, t0 + minute)).toBe(1);
     const closed = view.over(state.aggregates, nthMinuteAt(0)).document('truck-1', 'acme');
     expect(closed).toMatchObject({ messages: 2, avgSpeedKph: 15, maxSpeedKph: 20 });
     state.aggregates = withoutOldestMinutes(state.aggregates, 1);
+    expect(oldestMinuteEnd(state.aggregates)).toBe(t0 + 2 * minute);
     expect(view.over(state.aggregates, nthMinuteAt(0)).document('truck-1', 'acme')).toMatchObject({
       '@timestamp': new Date(t0 + minute).toISOString(),
       messages: 1,

@@ -131,6 +131,11 @@ export function minutesEndedBy(state: AggregateState, time: number): number {
   return ended;
 }
 
+/** Where the oldest open window ends: +∞ when none is open. */
+export function oldestMinuteEnd(state: AggregateState): number {
+  return hasOpenMinute(state) ? state[minutesAt + endAt]! : Infinity;
+}
+
 /** Where the `index`th open window (0 the oldest) starts. */
 export function nthMinuteAt(index: number): number {
   return minutesAt + index * minuteLength;
