@@ -61,10 +61,8 @@ export interface ProcessedBatch {
   duplicates: number;
 }
 
-interface VehicleState {
-  readonly fleetId: string;
-  readonly vehicleId: string;
-  alerts: VehicleAlerts;
+/** Everything cep keeps for one vehicle, in one object: its alert state's fields are among its own. */
+interface VehicleState extends VehicleAlerts {
   derived: DerivedState;
   /**
    * The newest in-order reading (its event time: older messages still count in windows but no longer drive rules)
@@ -73,6 +71,8 @@ interface VehicleState {
   aggregates: AggregateState;
   /** The `seq` of the newest message, if the device numbers its messages: what tells a resent message. */
   lastSeq: number | undefined;
+  /** The log offset of the newest in-order message: the evidence of an absence alert. */
+  lastOffset: number;
   /** The absence deadline this vehicle has in its partition's queue, if any. */
   queuedDeadline: number | undefined;
 }
@@ -208,7 +208,12 @@ export class StreamProcessor {
         for (const vehicle of fleet.values()) {
           vehicle.derived = next.plan.carryOver(previous.plan, vehicle.derived);
           const transitions: AlertMessage[] = [];
-          vehicle.alerts = next.tracker.carryOver(previous.tracker, vehicle.alerts, transitions);
+          next.tracker.carryOver(
+            previous.tracker,
+            vehicle,
+            previousReadingTime(vehicle.aggregates),
+            transitions,
+          );
           this.emitAlerts(state, transitions, true, batch);
           // The queued entry, if any, was set for the old rules' absence spans: it is skipped when it pops.
           vehicle.queuedDeadline = undefined;
@@ -385,6 +390,7 @@ export class StreamProcessor {
     const harsh = minute ? minute.addInterval(eventTime, telemetry) : false;
     rememberReading(vehicle.aggregates, eventTime, telemetry, harsh);
     vehicle.lastSeq = telemetry.seq;
+    vehicle.lastOffset = offset;
 
     const { holds, matched, informs } = program;
     holds.fill(0);
@@ -393,7 +399,7 @@ export class StreamProcessor {
     program.fillInforms(facts, informs);
     const transitions: AlertMessage[] = [];
     program.tracker.observe(
-      vehicle.alerts,
+      vehicle,
       {
         vehicleId: vehicle.vehicleId,
         fleetId: vehicle.fleetId,
@@ -429,7 +435,12 @@ export class StreamProcessor {
       if (due.due !== vehicle.queuedDeadline) continue;
       vehicle.queuedDeadline = undefined;
       const transitions: AlertMessage[] = [];
-      this.program.tracker.raiseAbsences(vehicle.alerts, watermark, state.source, transitions);
+      const last = {
+        eventTime: previousReadingTime(vehicle.aggregates),
+        source: state.source,
+        offset: vehicle.lastOffset,
+      };
+      this.program.tracker.raiseAbsences(vehicle, last, watermark, transitions);
       this.emitAlerts(state, transitions, emit && due.due > state.restoredWatermark, batch);
       this.scheduleAbsence(state, vehicle);
     }
@@ -487,7 +498,7 @@ export class StreamProcessor {
   /** One queue entry per vehicle at most; a stale entry (the vehicle spoke since) is re-queued when popped. */
   private scheduleAbsence(state: PartitionState, vehicle: VehicleState): void {
     if (vehicle.queuedDeadline !== undefined) return;
-    const deadline = this.program.tracker.absenceDeadline(vehicle.alerts);
+    const deadline = this.program.tracker.absenceDeadline(vehicle, previousReadingTime(vehicle.aggregates));
     if (deadline === undefined) return;
     vehicle.queuedDeadline = deadline;
     state.absenceTimers.push(deadline, vehicle);
@@ -521,13 +532,16 @@ export class StreamProcessor {
     }
     let vehicle = fleet.get(telemetry.vehicleId);
     if (!vehicle) {
+      // Every field from the start: one added later goes to a separate property array.
       vehicle = {
         fleetId: telemetry.fleetId,
         vehicleId: telemetry.vehicleId,
-        alerts: this.program.tracker.vehicle(telemetry.fleetId, telemetry.vehicleId),
+        applicable: this.program.tracker.applicableTo(telemetry.fleetId, telemetry.vehicleId),
+        states: undefined,
         derived: this.program.plan.newState(),
         aggregates: newAggregateState(),
         lastSeq: undefined,
+        lastOffset: -1,
         queuedDeadline: undefined,
       };
       fleet.set(telemetry.vehicleId, vehicle);
@@ -544,7 +558,7 @@ export class StreamProcessor {
           previousReadingTime(vehicle.aggregates) < horizon &&
           !hasOpenMinute(vehicle.aggregates) &&
           vehicle.queuedDeadline === undefined &&
-          vehicle.alerts.states === undefined
+          vehicle.states === undefined
         ) {
           fleet.delete(vehicleId);
         }

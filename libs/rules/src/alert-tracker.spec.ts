@@ -33,11 +33,19 @@ class Drive {
   private readonly matched: Uint32Array;
   private readonly fillInforms;
 
+  /** The vehicle's last message, which the tracker's caller remembers. */
+  readonly last = { eventTime: -Infinity, source: { topic: 'fleet.telemetry', partition: 0 }, offset: -1 };
+
   constructor(rules: Rule[], fleetId = 'acme', vehicleId = 'truck-1') {
     const sets = conditionSetsOf(rules);
     this.evaluator = compileRules(sets);
     this.tracker = new AlertTracker(rules, this.evaluator.ruleIds);
-    this.vehicle = this.tracker.vehicle(fleetId, vehicleId);
+    this.vehicle = {
+      fleetId,
+      vehicleId,
+      applicable: this.tracker.applicableTo(fleetId, vehicleId),
+      states: undefined,
+    };
     this.holds = new Uint8Array(sets.length);
     this.informs = new Uint8Array(sets.length);
     this.matched = new Uint32Array(sets.length);
@@ -58,6 +66,8 @@ class Drive {
       offset: second,
     };
     this.tracker.observe(this.vehicle, observation, this.holds, this.informs, this.transitions);
+    this.last.eventTime = observation.eventTime;
+    this.last.offset = observation.offset;
     return this;
   }
 
@@ -67,13 +77,12 @@ class Drive {
   }
 
   clock(second: number): this {
-    this.tracker.raiseAbsences(
-      this.vehicle,
-      t0 + second * 1000,
-      { topic: 'fleet.telemetry', partition: 0 },
-      this.transitions,
-    );
+    this.tracker.raiseAbsences(this.vehicle, this.last, t0 + second * 1000, this.transitions);
     return this;
+  }
+
+  get absenceDeadline(): number | undefined {
+    return this.tracker.absenceDeadline(this.vehicle, this.last.eventTime);
   }
 
   get summary(): Array<[string, string | undefined]> {
@@ -246,7 +255,7 @@ describe('AlertTracker: absence', () => {
 
   it('raises once the clock passes the last message plus the span, and clears on the next message', () => {
     const drive = new Drive([offline]).message(0, { speedKph: 50 });
-    expect(drive.tracker.absenceDeadline(drive.vehicle)).toBe(t0 + 600_000);
+    expect(drive.absenceDeadline).toBe(t0 + 600_000);
     drive.clock(599).clock(600).clock(700);
     drive.message(900, { speedKph: 0 });
     expect(drive.summary).toEqual([
@@ -258,13 +267,13 @@ describe('AlertTracker: absence', () => {
       alertId({ id: 'offline', version: 2 }, 'acme', 'truck-1', at(0)),
     );
     expect(drive.transitions[0]!.lineage).toEqual([{ topic: 'fleet.telemetry', partition: 0, offset: '0' }]);
-    expect(drive.tracker.absenceDeadline(drive.vehicle)).toBe(t0 + 1_500_000);
+    expect(drive.absenceDeadline).toBe(t0 + 1_500_000);
   });
 
   it('with a cooldown longer than the span, raises the next silence when the cooldown ends', () => {
     const drive = new Drive([{ ...offline, cooldown: '30m' }]).message(0, {}).clock(600);
     drive.message(700, {});
-    expect(drive.tracker.absenceDeadline(drive.vehicle)).toBe(t0 + 600_000 + 1_800_000);
+    expect(drive.absenceDeadline).toBe(t0 + 600_000 + 1_800_000);
     drive.clock(1_300).clock(2_399).clock(2_400);
     expect(drive.summary).toEqual([
       ['active', at(600)],
@@ -276,9 +285,9 @@ describe('AlertTracker: absence', () => {
 
   it('has no deadline before the first message or while the alert is active', () => {
     const drive = new Drive([offline]);
-    expect(drive.tracker.absenceDeadline(drive.vehicle)).toBeUndefined();
+    expect(drive.absenceDeadline).toBeUndefined();
     drive.message(0, {}).clock(600);
-    expect(drive.tracker.absenceDeadline(drive.vehicle)).toBeUndefined();
+    expect(drive.absenceDeadline).toBeUndefined();
   });
 });
 

@@ -42,23 +42,29 @@ interface RuleState {
   firstStepOffset?: number;
 }
 
-/** The alert state of one vehicle, owned by the caller (cep keeps one per vehicle with its windows). */
+/**
+ * The alert state of one vehicle, kept by the caller: cep's vehicle object has these fields among its own, so a
+ * vehicle is one object rather than two (about 70 bytes). Start it with `applicable` from `applicableTo` and no
+ * `states`. The vehicle's last message (its event time, the evidence of an absence alert) is the caller's to
+ * remember too: cep has it already, and as a field here it would be a heap number of its own.
+ */
 export interface VehicleAlerts {
   readonly vehicleId: string;
   readonly fleetId: string;
   /** Indices into `AlertTracker.rules` of the enabled rules in scope for this vehicle. */
-  readonly applicable: readonly number[];
+  applicable: readonly number[];
   /**
    * By index into `AlertTracker.rules`; undefined exactly when no rule has anything to remember, as for most vehicles
    * most of the time: an array for ten rules costs about 130 bytes a vehicle.
    */
-  states?: Array<RuleState | undefined>;
-  lastSeenAt?: number;
-  /**
-   * The log offset of the last message, the evidence of an absence alert. Its topic and partition are the caller's
-   * (see `raiseAbsences`): a lineage object and offset text kept per vehicle cost about 80 bytes.
-   */
-  lastSeenOffset?: number;
+  states: Array<RuleState | undefined> | undefined;
+}
+
+/** A vehicle's last in-order message: its event time (−∞ before the first) and where in the log it is. */
+export interface LastMessage {
+  eventTime: number;
+  source: LogPartition;
+  offset: number;
 }
 
 interface TrackedRule {
@@ -124,7 +130,8 @@ export class AlertTracker {
     );
   }
 
-  vehicle(fleetId: string, vehicleId: string): VehicleAlerts {
+  /** The rules that apply to a vehicle: what its `VehicleAlerts.applicable` starts as. */
+  applicableTo(fleetId: string, vehicleId: string): readonly number[] {
     const applicable = this.rules.flatMap((tracked, index) =>
       inScope(tracked.rule, fleetId, vehicleId) ? [index] : [],
     );
@@ -135,15 +142,7 @@ export class AlertTracker {
       shared = applicable;
       this.applicableLists.set(signature, shared);
     }
-    // Every field from the start: one added later goes to a separate property array (40 B more a vehicle).
-    return {
-      fleetId,
-      vehicleId,
-      applicable: shared,
-      states: undefined,
-      lastSeenAt: undefined,
-      lastSeenOffset: undefined,
-    };
+    return shared;
   }
 
   /**
@@ -166,7 +165,7 @@ export class AlertTracker {
       if (!known && !holds[tracked.conditionIndex] && !(tracked.thenIndex >= 0 && holds[tracked.thenIndex])) {
         continue;
       }
-      const state = known ?? {};
+      const state = known ?? newRuleState();
       if (tracked.trigger === 'absence') {
         if (state.active) out.push(this.clear(state, observation.eventTime));
       } else if (informs[tracked.conditionIndex] || (tracked.thenIndex >= 0 && informs[tracked.thenIndex])) {
@@ -175,62 +174,52 @@ export class AlertTracker {
       if (!isIdle(state)) this.keep(vehicle, index, state);
       else if (known) this.forget(vehicle, index);
     }
-    vehicle.lastSeenAt = observation.eventTime;
-    vehicle.lastSeenOffset = observation.offset;
   }
 
   /**
-   * The vehicle's alert state under this tracker's rules, taken over from `previous` after a rule change: a rule
+   * Moves the vehicle's alert state, in place, from `previous`'s rules to this tracker's after a rule change: a rule
    * whose id and version are unchanged keeps its state, the rest start afresh. An alert still active under a rule
    * that changed, was disabled or deleted is cleared (appended to `out`) at the vehicle's last event time: it was
    * raised by a version that no longer judges.
    */
-  carryOver(previous: AlertTracker, alerts: VehicleAlerts, out: AlertMessage[]): VehicleAlerts {
-    const next = this.vehicle(alerts.fleetId, alerts.vehicleId);
-    next.lastSeenAt = alerts.lastSeenAt;
-    next.lastSeenOffset = alerts.lastSeenOffset;
+  carryOver(previous: AlertTracker, alerts: VehicleAlerts, lastSeenAt: number, out: AlertMessage[]): void {
+    const previousStates = alerts.states;
+    alerts.applicable = this.applicableTo(alerts.fleetId, alerts.vehicleId);
+    alerts.states = undefined;
     const previousIndex = new Map(previous.rules.map(({ rule }, index) => [versionKey(rule), index]));
     const carried = new Set<number>();
     this.rules.forEach(({ rule }, index) => {
       const from = previousIndex.get(versionKey(rule));
       if (from === undefined) return;
-      const state = alerts.states?.[from];
-      if (state) this.keep(next, index, state);
+      const state = previousStates?.[from];
+      if (state) this.keep(alerts, index, state);
       carried.add(from);
     });
-    alerts.states?.forEach((state, index) => {
-      if (state?.active && !carried.has(index)) out.push(this.clear(state, alerts.lastSeenAt!));
+    previousStates?.forEach((state, index) => {
+      if (state?.active && !carried.has(index)) out.push(this.clear(state, lastSeenAt));
     });
-    return next;
   }
 
-  /** When the vehicle's earliest pending absence alert falls due, if any. */
-  absenceDeadline(vehicle: VehicleAlerts): number | undefined {
+  /** When the vehicle's earliest pending absence alert falls due, if any. `lastSeenAt`: see `LastMessage`. */
+  absenceDeadline(vehicle: VehicleAlerts, lastSeenAt: number): number | undefined {
     let deadline: number | undefined;
     for (const index of vehicle.applicable) {
-      const due = this.absenceDue(vehicle, index);
+      const due = this.absenceDue(vehicle, lastSeenAt, index);
       if (due !== undefined && (deadline === undefined || due < deadline)) deadline = due;
     }
     return deadline;
   }
 
   /** Raises the absence alerts due by `watermark` (event time up to which no more messages are expected). */
-  raiseAbsences(
-    vehicle: VehicleAlerts,
-    watermark: number,
-    /** Where the vehicle's messages are: with `lastSeenOffset`, the lineage of its last message. */
-    source: LogPartition,
-    out: AlertMessage[],
-  ): void {
-    const lastSeenAt = vehicle.lastSeenAt!;
+  raiseAbsences(vehicle: VehicleAlerts, last: LastMessage, watermark: number, out: AlertMessage[]): void {
     for (const index of vehicle.applicable) {
-      const due = this.absenceDue(vehicle, index);
+      const due = this.absenceDue(vehicle, last.eventTime, index);
       if (due === undefined || due > watermark) continue;
-      const state = vehicle.states?.[index] ?? {};
-      const facts = { lastSeenAt: new Date(lastSeenAt).toISOString(), vehicleId: vehicle.vehicleId };
+      const state = vehicle.states?.[index] ?? newRuleState();
+      const facts = { lastSeenAt: new Date(last.eventTime).toISOString(), vehicleId: vehicle.vehicleId };
       out.push(
-        this.raise(this.rules[index]!, state, vehicle, lastSeenAt, due, facts, [
-          atOffset(source, vehicle.lastSeenOffset!),
+        this.raise(this.rules[index]!, state, vehicle, last.eventTime, due, facts, [
+          atOffset(last.source, last.offset),
         ]),
       );
       this.keep(vehicle, index, state);
@@ -252,11 +241,11 @@ export class AlertTracker {
    * When an absence rule raises for this vehicle: a span after its last message, or when a cooldown from the
    * previous alert ends if that is later. Undefined for other rules, before the first message, or while active.
    */
-  private absenceDue(vehicle: VehicleAlerts, index: number): number | undefined {
+  private absenceDue(vehicle: VehicleAlerts, lastSeenAt: number, index: number): number | undefined {
     const tracked = this.rules[index]!;
     const state = vehicle.states?.[index];
-    if (tracked.trigger !== 'absence' || vehicle.lastSeenAt === undefined || state?.active) return undefined;
-    const due = vehicle.lastSeenAt + tracked.spanMs;
+    if (tracked.trigger !== 'absence' || lastSeenAt === -Infinity || state?.active) return undefined;
+    const due = lastSeenAt + tracked.spanMs;
     const cooldownEnds =
       state?.lastRaisedAt === undefined ? -Infinity : state.lastRaisedAt + tracked.cooldownMs;
     return Math.max(due, cooldownEnds);
@@ -396,6 +385,20 @@ function forgetExpired(tracked: TrackedRule, state: RuleState, eventTime: number
     state.firstStepOffset = undefined;
   }
   if (state.onsets && eventTime - state.onsets.at(-1)! > tracked.spanMs) state.onsets = undefined;
+}
+
+/** Every field from the start: fields added one by one go to a separate property array (40 bytes more). */
+function newRuleState(): RuleState {
+  return {
+    holdingSince: undefined,
+    holdingOffset: undefined,
+    brokenSince: undefined,
+    active: undefined,
+    lastRaisedAt: undefined,
+    onsets: undefined,
+    firstStepAt: undefined,
+    firstStepOffset: undefined,
+  };
 }
 
 /** A state with nothing pending is dropped, so idle rules cost a vehicle nothing. */
