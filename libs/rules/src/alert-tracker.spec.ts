@@ -161,6 +161,33 @@ describe('AlertTracker: for, cooldown, clearAfter', () => {
     expect(drive.vehicle.states).toBeUndefined();
   });
 
+  it('keeps each rule’s state apart when several rules of a vehicle hold at once, whichever began first', () => {
+    const above = (fact: string, value: number) => ({ all: [{ fact, operator: 'greaterThan', value }] });
+    const drive = new Drive([
+      rule({ id: 'fast', conditions: above('speedKph', 100), for: '3s' }),
+      rule({ id: 'faster', conditions: above('speedKph', 120), for: '2s' }),
+      rule({ id: 'revving', conditions: above('rpm', 3000), for: '2s' }),
+    ]);
+    // revving begins first, then fast, then faster between them; faster breaks while the other two hold.
+    const readings: Array<[number, number]> = [
+      [90, 3500],
+      [110, 3500],
+      [130, 3500],
+      [110, 2000],
+      [110, 2000],
+      [130, 2000],
+      [130, 2000],
+      [130, 2000],
+    ];
+    readings.forEach(([speedKph, rpm], second) => drive.message(second, { speedKph, rpm }));
+    expect(drive.transitions.map((alert) => [alert.ruleId, alert.status, alert.startedAt])).toEqual([
+      ['revving', 'active', at(0)],
+      ['revving', 'cleared', at(0)],
+      ['fast', 'active', at(1)],
+      ['faster', 'active', at(5)],
+    ]);
+  });
+
   it('ignores vehicles outside the rule scope', () => {
     expect(new Drive([rule({ scope: { fleets: ['other'] } })]).speeds([130, 130]).summary).toEqual([]);
     expect(new Drive([rule({ scope: { vehicles: ['truck-1'] } })]).speeds([130]).summary).toEqual([

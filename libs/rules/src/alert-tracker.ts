@@ -28,6 +28,10 @@ export type LogPartition = Omit<AlertLineage, 'offset'>;
  * the message that raises it (a lineage object with its offset text would cost about 80 bytes a rule and vehicle).
  */
 interface RuleState {
+  /** The rule's index into `AlertTracker.rules`. */
+  rule: number;
+  /** The vehicle's state for a later rule, if one has any (see `VehicleAlerts.states`). */
+  next: RuleState | undefined;
   /** Event time since which the condition (the `then` step for A-then-B) has held without a break. */
   holdingSince?: number;
   holdingOffset?: number;
@@ -54,10 +58,11 @@ export interface VehicleAlerts {
   /** Indices into `AlertTracker.rules` of the enabled rules in scope for this vehicle. */
   applicable: readonly number[];
   /**
-   * By index into `AlertTracker.rules`; undefined exactly when no rule has anything to remember, as for most vehicles
-   * most of the time: an array for ten rules costs about 130 bytes a vehicle.
+   * The states of the rules that have something to remember, a list in rule order through `RuleState.next`;
+   * undefined when none has, as for most vehicles most of the time. A list, not an array of a slot per rule: a
+   * vehicle with state usually has it for one rule (a cooldown), and an array for ten rules cost about 130 bytes.
    */
-  states: Array<RuleState | undefined> | undefined;
+  states: RuleState | undefined;
 }
 
 /** A vehicle's last in-order message: its event time (−∞ before the first) and where in the log it is. */
@@ -160,19 +165,20 @@ export class AlertTracker {
   ): void {
     for (const index of vehicle.applicable) {
       const tracked = this.rules[index]!;
-      const known = vehicle.states?.[index];
+      const known = stateOf(vehicle, index);
       // An idle rule whose conditions do not hold stays idle: no state to make.
       if (!known && !holds[tracked.conditionIndex] && !(tracked.thenIndex >= 0 && holds[tracked.thenIndex])) {
         continue;
       }
-      const state = known ?? newRuleState();
+      const state = known ?? newRuleState(index);
       if (tracked.trigger === 'absence') {
         if (state.active) out.push(this.clear(state, observation.eventTime));
       } else if (informs[tracked.conditionIndex] || (tracked.thenIndex >= 0 && informs[tracked.thenIndex])) {
         this.step(tracked, state, observation, holds, out);
       }
-      if (!isIdle(state)) this.keep(vehicle, index, state);
-      else if (known) this.forget(vehicle, index);
+      if (isIdle(state)) {
+        if (known) unlink(vehicle, state);
+      } else if (!known) link(vehicle, state);
     }
   }
 
@@ -183,21 +189,20 @@ export class AlertTracker {
    * raised by a version that no longer judges.
    */
   carryOver(previous: AlertTracker, alerts: VehicleAlerts, lastSeenAt: number, out: AlertMessage[]): void {
-    const previousStates = alerts.states;
+    const previousStates: RuleState[] = [];
+    for (let state = alerts.states; state; state = state.next) previousStates.push(state);
     alerts.applicable = this.applicableTo(alerts.fleetId, alerts.vehicleId);
     alerts.states = undefined;
-    const previousIndex = new Map(previous.rules.map(({ rule }, index) => [versionKey(rule), index]));
-    const carried = new Set<number>();
-    this.rules.forEach(({ rule }, index) => {
-      const from = previousIndex.get(versionKey(rule));
-      if (from === undefined) return;
-      const state = previousStates?.[from];
-      if (state) this.keep(alerts, index, state);
-      carried.add(from);
-    });
-    previousStates?.forEach((state, index) => {
-      if (state?.active && !carried.has(index)) out.push(this.clear(state, lastSeenAt));
-    });
+    const indexOf = new Map(this.rules.map(({ rule }, index) => [versionKey(rule), index]));
+    for (const state of previousStates) {
+      const index = indexOf.get(versionKey(previous.rules[state.rule]!.rule));
+      if (index === undefined) {
+        if (state.active) out.push(this.clear(state, lastSeenAt));
+        continue;
+      }
+      state.rule = index;
+      link(alerts, state);
+    }
   }
 
   /** When the vehicle's earliest pending absence alert falls due, if any. `lastSeenAt`: see `LastMessage`. */
@@ -215,26 +220,16 @@ export class AlertTracker {
     for (const index of vehicle.applicable) {
       const due = this.absenceDue(vehicle, last.eventTime, index);
       if (due === undefined || due > watermark) continue;
-      const state = vehicle.states?.[index] ?? newRuleState();
+      const known = stateOf(vehicle, index);
+      const state = known ?? newRuleState(index);
       const facts = { lastSeenAt: new Date(last.eventTime).toISOString(), vehicleId: vehicle.vehicleId };
       out.push(
         this.raise(this.rules[index]!, state, vehicle, last.eventTime, due, facts, [
           atOffset(last.source, last.offset),
         ]),
       );
-      this.keep(vehicle, index, state);
+      if (!known) link(vehicle, state);
     }
-  }
-
-  private keep(vehicle: VehicleAlerts, index: number, state: RuleState): void {
-    vehicle.states ??= new Array<RuleState | undefined>(this.rules.length);
-    vehicle.states[index] = state;
-  }
-
-  private forget(vehicle: VehicleAlerts, index: number): void {
-    const states = vehicle.states!;
-    states[index] = undefined;
-    if (states.every((other) => other === undefined)) vehicle.states = undefined;
   }
 
   /**
@@ -243,7 +238,7 @@ export class AlertTracker {
    */
   private absenceDue(vehicle: VehicleAlerts, lastSeenAt: number, index: number): number | undefined {
     const tracked = this.rules[index]!;
-    const state = vehicle.states?.[index];
+    const state = stateOf(vehicle, index);
     if (tracked.trigger !== 'absence' || lastSeenAt === -Infinity || state?.active) return undefined;
     const due = lastSeenAt + tracked.spanMs;
     const cooldownEnds =
@@ -388,8 +383,10 @@ function forgetExpired(tracked: TrackedRule, state: RuleState, eventTime: number
 }
 
 /** Every field from the start: fields added one by one go to a separate property array (40 bytes more). */
-function newRuleState(): RuleState {
+function newRuleState(rule: number): RuleState {
   return {
+    rule,
+    next: undefined,
     holdingSince: undefined,
     holdingOffset: undefined,
     brokenSince: undefined,
@@ -399,6 +396,37 @@ function newRuleState(): RuleState {
     firstStepAt: undefined,
     firstStepOffset: undefined,
   };
+}
+
+function stateOf(vehicle: VehicleAlerts, rule: number): RuleState | undefined {
+  for (let state = vehicle.states; state && state.rule <= rule; state = state.next) {
+    if (state.rule === rule) return state;
+  }
+  return undefined;
+}
+
+/** Adds a state to the vehicle's list, in rule order. */
+function link(vehicle: VehicleAlerts, state: RuleState): void {
+  let before: RuleState | undefined;
+  let after = vehicle.states;
+  while (after && after.rule < state.rule) {
+    before = after;
+    after = after.next;
+  }
+  state.next = after;
+  if (before) before.next = state;
+  else vehicle.states = state;
+}
+
+function unlink(vehicle: VehicleAlerts, state: RuleState): void {
+  if (vehicle.states === state) {
+    vehicle.states = state.next;
+  } else {
+    let before = vehicle.states!;
+    while (before.next !== state) before = before.next!;
+    before.next = state.next;
+  }
+  state.next = undefined;
 }
 
 /** A state with nothing pending is dropped, so idle rules cost a vehicle nothing. */
