@@ -154,7 +154,7 @@ function derivedEvents(
   messages: readonly Facts[],
   from: number,
 ): DerivedEvent[] {
-  const states = Array.from({ length: vehicleCount }, () => plan.newState());
+  const states = Array.from({ length: vehicleCount }, () => plan.newState([]));
   const previousTimes: Array<number | undefined> = new Array<number | undefined>(vehicleCount);
   const events: DerivedEvent[] = [];
   messages.forEach((message, index) => {
@@ -357,7 +357,7 @@ async function benchmark(
   const states: DerivedState[] = [];
   const previousTimes = new Float64Array(vehicleCount);
   const freshWindows = () => {
-    for (let vehicle = 0; vehicle < vehicleCount; vehicle++) states[vehicle] = plan.newState();
+    for (let vehicle = 0; vehicle < vehicleCount; vehicle++) states[vehicle] = plan.newState([]);
     previousTimes.fill(Number.NaN);
   };
   const deriveAndMatch = (facts: Facts, index: number) => {

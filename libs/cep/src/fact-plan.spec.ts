@@ -60,7 +60,7 @@ describe('FactPlan', () => {
 
   it('derives change, rate, window values and seconds since the last message', () => {
     const { plan, derive } = planFor([rule('a', { all: [avgSpeed5m, fuelChange, speedRate] })]);
-    const state = plan.newState();
+    const state = plan.newState([]);
     const first: Facts = { speedKph: 100, fuelLevelPct: 50 };
     plan.addToWindows(state, 0, first);
     expect(derive(state, 0, undefined, first)).toMatchObject({
@@ -80,7 +80,7 @@ describe('FactPlan', () => {
 
   it('keeps each vehicle’s windows and previous values apart, though one set of window objects reads them all', () => {
     const { plan, derive } = planFor([rule('a', { all: [avgSpeed5m, maxSpeed300s, speedRate] })]);
-    const [slow, fast] = [plan.newState(), plan.newState()];
+    const [slow, fast] = [plan.newState([]), plan.newState([])];
     for (const [time, slowSpeed, fastSpeed] of [
       [0, 10, 100],
       [1_000, 20, 130],
@@ -98,15 +98,28 @@ describe('FactPlan', () => {
       'window:max:speedKph:300000': 130,
     });
     expect(derive(slow, 2_000, 1_000, { speedKph: 26 })['rate:speedKph']).toBe(6);
-    expect(plan.newState()).toEqual(plan.newState());
+    expect(plan.newState([])).toEqual(plan.newState([]));
     expect(
-      derive(plan.newState(), 0, undefined, { speedKph: 1 })['window:avg:speedKph:300000'],
+      derive(plan.newState([]), 0, undefined, { speedKph: 1 })['window:avg:speedKph:300000'],
     ).toBeUndefined();
+  });
+
+  it('keeps the owner’s numbers after its own, also when a rule change moves a vehicle to another plan', () => {
+    const { plan } = planFor([rule('a', { all: [avgSpeed5m] })]);
+    const state = plan.newState([7, 8]);
+    plan.addToWindows(state, 0, { speedKph: 100 });
+    expect(state.slice(plan.stateLength)).toEqual([7, 8]);
+    const { plan: next, derive } = planFor([rule('a', { all: [avgSpeed5m, speedRate] })]);
+    const carried = next.carryOver(plan, state);
+    expect(carried).toHaveLength(next.stateLength + 2);
+    expect(carried.slice(next.stateLength)).toEqual([7, 8]);
+    next.addToWindows(carried, 1_000, { speedKph: 50 });
+    expect(derive(carried, 1_000, 0, { speedKph: 50 })['window:avg:speedKph:300000']).toBe(75);
   });
 
   it('carries a field’s previous value across a message without it, rating over the time between readings', () => {
     const { plan, derive } = planFor([rule('a', { all: [fuelChange, speedRate] })]);
-    const state = plan.newState();
+    const state = plan.newState([]);
     derive(state, 0, undefined, { speedKph: 60, fuelLevelPct: 50 });
     expect(derive(state, 1_000, 0, { dtcs: ['P0217'] })['rate:speedKph']).toBeUndefined();
     expect(derive(state, 2_000, 1_000, { speedKph: 30, fuelLevelPct: 49 })).toMatchObject({

@@ -17,10 +17,12 @@ export interface WindowSpec {
 }
 
 /**
- * What the vehicle remembers between messages for the rules to read: every number it keeps for its derived facts,
- * in one array of doubles (see `doubleArray`). The windows' panes, read through the plan's window objects, then
- * from `FactPlan.previousAt` the latest in-order value of each `previousFields` entry and its event time, NaN until
- * seen. Kept per field, so that a message without the field (a trouble-code message amid readings) changes nothing.
+ * A vehicle's numbers, in one array of doubles (see `doubleArray`), beginning with what it remembers between
+ * messages for the rules to read: the windows' panes, read through the plan's window objects, then from
+ * `FactPlan.previousAt` the latest in-order value of each `previousFields` entry and its event time, NaN until seen
+ * (kept per field, so that a message without the field, a trouble-code message amid readings, changes nothing).
+ * After `FactPlan.stateLength` numbers come the owner's own (cep's aggregates), which the plan carries along: one
+ * array a vehicle rather than two saves it about 50 bytes.
  */
 export type DerivedState = number[];
 
@@ -94,20 +96,27 @@ export class FactPlan {
     return Math.max(0, ...this.windows.map((spec) => spec.sizeMs));
   }
 
-  newState(): DerivedState {
-    // A vehicle under rules without windows or change/rate facts shares the empty array: none of its own.
-    if (this.emptyState.length === 0) return this.emptyState;
-    // Slicing a double array makes one of the same kind and exactly its length.
-    return this.emptyState.slice();
+  /** How many numbers at the start of a vehicle's array are the plan's. */
+  get stateLength(): number {
+    return this.emptyState.length;
+  }
+
+  /** A new vehicle's numbers: the plan's, empty, then `after` (the owner's). */
+  newState(after: readonly number[]): DerivedState {
+    const state = doubleArray(this.stateLength + after.length, 0);
+    copyNumbers(this.emptyState, 0, state, 0, this.stateLength);
+    copyNumbers(after, 0, state, this.stateLength, after.length);
+    return state;
   }
 
   /**
-   * A vehicle's state under this plan, taken over from `previous` after a rule change: windows this plan keeps too
+   * A vehicle's numbers under this plan, taken over from `previous` after a rule change: windows this plan keeps too
    * (same field, size and functions) and previous values of fields it still needs keep what they hold, so a new
-   * version of a rule over a 10-minute window does not start blind; the rest start empty.
+   * version of a rule over a 10-minute window does not start blind; the rest start empty. The owner's numbers after
+   * the plan's move along unchanged.
    */
   carryOver(previous: FactPlan, state: DerivedState): DerivedState {
-    const next = this.newState();
+    const next = this.newState(state.slice(previous.stateLength));
     this.windows.forEach((spec, index) => {
       const from = previous.windows.findIndex((old) => sameWindow(old, spec));
       if (from === -1) return;

@@ -15,20 +15,7 @@ import {
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint';
 import { DeadlineQueue } from './deadline-queue';
 import { FactPlan, type DerivedState } from './fact-plan';
-import {
-  hasOpenMinute,
-  minutesEndedBy,
-  newAggregateState,
-  nthMinuteAt,
-  oldestMinuteEnd,
-  openMinuteAt,
-  previousReadingTime,
-  rememberReading,
-  VehicleMinute,
-  withMinuteFor,
-  withoutOldestMinutes,
-  type AggregateState,
-} from './vehicle-minute';
+import { AggregateLayout, VehicleMinute } from './vehicle-minute';
 
 export interface StreamProcessorOptions {
   /** The job (fleet.jobs) whose alerts these are: stamped on every transition. */
@@ -63,12 +50,12 @@ export interface ProcessedBatch {
 
 /** Everything cep keeps for one vehicle, in one object: its alert state's fields are among its own. */
 interface VehicleState extends VehicleAlerts {
-  derived: DerivedState;
   /**
-   * The newest in-order reading (its event time: older messages still count in windows but no longer drive rules)
-   * and the open aggregate windows.
+   * Its windows and previous values (FactPlan), then its newest in-order reading (the event time of which tells
+   * in-order messages: older ones still count in windows but no longer drive rules) and open aggregate windows
+   * (AggregateLayout).
    */
-  aggregates: AggregateState;
+  numbers: DerivedState;
   /** The `seq` of the newest message, if the device numbers its messages: what tells a resent message. */
   lastSeq: number | undefined;
   /** The log offset of the newest in-order message: the evidence of an absence alert. */
@@ -131,6 +118,10 @@ type Emit = boolean;
 /** Everything compiled from one rule set: replaced as a whole when the rules change. */
 class RuleProgram {
   readonly plan: FactPlan;
+  /** Where the aggregates are in a vehicle's numbers under this plan. */
+  readonly aggregates: AggregateLayout;
+  /** Pointed at one vehicle's open window at a time (see `VehicleMinute.over`). */
+  readonly minute: VehicleMinute;
   readonly evaluator: CompiledRuleSet;
   readonly tracker: AlertTracker;
   readonly holds: Uint8Array;
@@ -141,10 +132,15 @@ class RuleProgram {
   readonly derived: unknown[];
   readonly derivedFacts: () => Facts;
 
-  constructor(readonly rules: readonly Rule[]) {
+  constructor(
+    readonly rules: readonly Rule[],
+    aggregateWindowMs: number,
+  ) {
     const sets = conditionSetsOf(rules);
     this.evaluator = compileRules(sets);
     this.plan = new FactPlan(rules, this.evaluator.derivedKeys);
+    this.aggregates = new AggregateLayout(this.plan.stateLength, aggregateWindowMs);
+    this.minute = new VehicleMinute(this.aggregates);
     this.derived = this.evaluator.derivedKeys.map(() => undefined);
     // For alert messages only (`{{rate:speedKph}}`), so built only when an alert is raised.
     this.derivedFacts = () =>
@@ -173,14 +169,12 @@ class RuleProgram {
 export class StreamProcessor {
   private program: RuleProgram;
   private readonly partitions = new Map<number, PartitionState>();
-  /** Pointed at one vehicle's open window at a time (see `VehicleMinute.over`). */
-  private readonly minuteView = new VehicleMinute();
 
   constructor(
     rules: readonly Rule[],
     private readonly options: StreamProcessorOptions,
   ) {
-    this.program = new RuleProgram(rules);
+    this.program = new RuleProgram(rules, options.aggregateWindowMs);
   }
 
   /** Event time a rebuild must cover: the longest rule span or window, plus lateness and an aggregate window. */
@@ -201,19 +195,15 @@ export class StreamProcessor {
   updateRules(rules: readonly Rule[]): ProcessedBatch {
     const batch: ProcessedBatch = { writes: [], alerts: [], unreadable: [], late: 0, duplicates: 0 };
     const previous = this.program;
-    const next = new RuleProgram(rules);
+    const next = new RuleProgram(rules, this.options.aggregateWindowMs);
     this.program = next;
     for (const state of this.partitions.values()) {
       for (const fleet of state.vehicles.values()) {
         for (const vehicle of fleet.values()) {
-          vehicle.derived = next.plan.carryOver(previous.plan, vehicle.derived);
+          vehicle.numbers = next.plan.carryOver(previous.plan, vehicle.numbers);
           const transitions: AlertMessage[] = [];
-          next.tracker.carryOver(
-            previous.tracker,
-            vehicle,
-            previousReadingTime(vehicle.aggregates),
-            transitions,
-          );
+          const lastSeenAt = next.aggregates.previousReadingTime(vehicle.numbers);
+          next.tracker.carryOver(previous.tracker, vehicle, lastSeenAt, transitions);
           this.emitAlerts(state, transitions, true, batch);
           // The queued entry, if any, was set for the old rules' absence spans: it is skipped when it pops.
           vehicle.queuedDeadline = undefined;
@@ -345,16 +335,16 @@ export class StreamProcessor {
     if (
       telemetry.seq !== undefined &&
       telemetry.seq === vehicle.lastSeq &&
-      eventTime === previousReadingTime(vehicle.aggregates)
+      eventTime === this.program.aggregates.previousReadingTime(vehicle.numbers)
     ) {
       batch.duplicates++;
       return;
     }
-    this.program.plan.addToWindows(vehicle.derived, eventTime, telemetry as unknown as Facts);
+    this.program.plan.addToWindows(vehicle.numbers, eventTime, telemetry as unknown as Facts);
     const minute =
       this.options.documents === 'derived' ? this.minuteOf(state, vehicle, eventTime) : undefined;
     minute?.addReadings(eventTime, telemetry);
-    if (eventTime >= previousReadingTime(vehicle.aggregates)) {
+    if (eventTime >= this.program.aggregates.previousReadingTime(vehicle.numbers)) {
       this.evaluate(state, vehicle, minute, telemetry, eventTime, offset, emit, batch);
     }
     if (indexTelemetry)
@@ -379,16 +369,16 @@ export class StreamProcessor {
   ): void {
     const facts = telemetry as unknown as Facts;
     const program = this.program;
-    const previousTime = previousReadingTime(vehicle.aggregates);
+    const previousTime = program.aggregates.previousReadingTime(vehicle.numbers);
     program.plan.derive(
-      vehicle.derived,
+      vehicle.numbers,
       eventTime,
       previousTime === -Infinity ? undefined : previousTime,
       facts,
       program.derived,
     );
     const harsh = minute ? minute.addInterval(eventTime, telemetry) : false;
-    rememberReading(vehicle.aggregates, eventTime, telemetry, harsh);
+    program.aggregates.rememberReading(vehicle.numbers, eventTime, telemetry, harsh);
     vehicle.lastSeq = telemetry.seq;
     vehicle.lastOffset = offset;
 
@@ -436,7 +426,7 @@ export class StreamProcessor {
       vehicle.queuedDeadline = undefined;
       const transitions: AlertMessage[] = [];
       const last = {
-        eventTime: previousReadingTime(vehicle.aggregates),
+        eventTime: this.program.aggregates.previousReadingTime(vehicle.numbers),
         source: state.source,
         offset: vehicle.lastOffset,
       };
@@ -449,12 +439,13 @@ export class StreamProcessor {
 
   /** Writes and drops every open aggregate window that ends by `watermark`, then finds the next end. */
   private closeMinutes(state: PartitionState, watermark: number, emit: Emit, batch: ProcessedBatch): void {
+    const { aggregates } = this.program;
     let nextEnd = Infinity;
     for (const fleet of state.vehicles.values()) {
       for (const vehicle of fleet.values()) {
-        const ended = minutesEndedBy(vehicle.aggregates, watermark);
+        const ended = aggregates.minutesEndedBy(vehicle.numbers, watermark);
         for (let index = 0; index < ended; index++) {
-          const minute = this.minuteView.over(vehicle.aggregates, nthMinuteAt(index));
+          const minute = this.program.minute.over(vehicle.numbers, aggregates.nthMinuteAt(index));
           if (emit && minute.end > state.restoredWatermark) {
             const document = minute.document(vehicle.vehicleId, vehicle.fleetId);
             batch.writes.push({
@@ -465,8 +456,8 @@ export class StreamProcessor {
             });
           }
         }
-        if (ended > 0) vehicle.aggregates = withoutOldestMinutes(vehicle.aggregates, ended);
-        nextEnd = Math.min(nextEnd, oldestMinuteEnd(vehicle.aggregates));
+        if (ended > 0) vehicle.numbers = aggregates.withoutOldestMinutes(vehicle.numbers, ended);
+        nextEnd = Math.min(nextEnd, aggregates.oldestMinuteEnd(vehicle.numbers));
       }
     }
     state.nextMinuteEnd = nextEnd;
@@ -498,7 +489,10 @@ export class StreamProcessor {
   /** One queue entry per vehicle at most; a stale entry (the vehicle spoke since) is re-queued when popped. */
   private scheduleAbsence(state: PartitionState, vehicle: VehicleState): void {
     if (vehicle.queuedDeadline !== undefined) return;
-    const deadline = this.program.tracker.absenceDeadline(vehicle, previousReadingTime(vehicle.aggregates));
+    const deadline = this.program.tracker.absenceDeadline(
+      vehicle,
+      this.program.aggregates.previousReadingTime(vehicle.numbers),
+    );
     if (deadline === undefined) return;
     vehicle.queuedDeadline = deadline;
     state.absenceTimers.push(deadline, vehicle);
@@ -506,13 +500,14 @@ export class StreamProcessor {
 
   /** The vehicle's open aggregate window for `eventTime`, opened if it is not: through the one shared view. */
   private minuteOf(state: PartitionState, vehicle: VehicleState, eventTime: number): VehicleMinute {
-    let at = openMinuteAt(vehicle.aggregates, eventTime);
+    const { aggregates, minute } = this.program;
+    let at = aggregates.openMinuteAt(vehicle.numbers, eventTime);
     if (at === -1) {
-      vehicle.aggregates = withMinuteFor(vehicle.aggregates, eventTime, this.options.aggregateWindowMs);
-      at = openMinuteAt(vehicle.aggregates, eventTime);
-      state.nextMinuteEnd = Math.min(state.nextMinuteEnd, this.minuteView.over(vehicle.aggregates, at).end);
+      vehicle.numbers = aggregates.withMinuteFor(vehicle.numbers, eventTime);
+      at = aggregates.openMinuteAt(vehicle.numbers, eventTime);
+      state.nextMinuteEnd = Math.min(state.nextMinuteEnd, minute.over(vehicle.numbers, at).end);
     }
-    return this.minuteView.over(vehicle.aggregates, at);
+    return minute.over(vehicle.numbers, at);
   }
 
   private partitionOf(partition: number): PartitionState {
@@ -538,8 +533,7 @@ export class StreamProcessor {
         vehicleId: telemetry.vehicleId,
         applicable: this.program.tracker.applicableTo(telemetry.fleetId, telemetry.vehicleId),
         states: undefined,
-        derived: this.program.plan.newState(),
-        aggregates: newAggregateState(),
+        numbers: this.program.plan.newState(AggregateLayout.initial),
         lastSeq: undefined,
         lastOffset: -1,
         queuedDeadline: undefined,
@@ -555,8 +549,8 @@ export class StreamProcessor {
     for (const [fleetId, fleet] of state.vehicles) {
       for (const [vehicleId, vehicle] of fleet) {
         if (
-          previousReadingTime(vehicle.aggregates) < horizon &&
-          !hasOpenMinute(vehicle.aggregates) &&
+          this.program.aggregates.previousReadingTime(vehicle.numbers) < horizon &&
+          !this.program.aggregates.hasOpenMinute(vehicle.numbers) &&
           vehicle.queuedDeadline === undefined &&
           vehicle.states === undefined
         ) {

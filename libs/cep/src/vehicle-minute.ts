@@ -35,15 +35,9 @@ export interface VehicleMinuteDocument {
 }
 
 /**
- * What a vehicle remembers for its aggregates, in one array of doubles (see `doubleArray`): its previous in-order
- * reading, between which and the next one distance, fuel and idling accrue, then its open tumbling windows, oldest
- * first, `minuteLength` numbers each: usually one, two for the allowed lateness after a boundary. As object fields,
- * every number that is not a small integer would be a heap object of its own; as one object and array per window, a
- * vehicle paid about 620 bytes at a boundary where these arrays take about 410.
+ * The numbers of the previous reading, from where a vehicle's aggregate numbers start: its event time (−∞ until
+ * one) and readings (NaN where it had none).
  */
-export type AggregateState = number[];
-
-/** The previous in-order reading: its event time (−∞ until one) and readings (NaN where it had none). */
 const sampleTimeAt = 0;
 const sampleSpeedAt = 1;
 const sampleRpmAt = 2;
@@ -53,114 +47,137 @@ const sampleHarshAt = 4;
 /** Where the first open window starts. */
 const minutesAt = 5;
 
-/** Where an open window keeps each of its numbers, from its start in the array. */
+/** Where an open window keeps each of its numbers, from its start in the array. Its end is its start + the size. */
 const startAt = 0;
-const endAt = 1;
-const messagesAt = 2;
-const speedSumAt = 3;
-const speedCountAt = 4;
-const maxSpeedAt = 5;
-const maxRpmAt = 6;
-const maxCoolantAt = 7;
-const distanceKmAt = 8;
-const fuelLitresAt = 9;
-/** 1 once an interval had MAF at both ends. */
-const mafSeenAt = 10;
-const idleMsAt = 11;
-const harshEventsAt = 12;
-const firstFuelTimeAt = 13;
-const firstFuelAt = 14;
-const lastFuelTimeAt = 15;
-const lastFuelAt = 16;
+const messagesAt = 1;
+const speedSumAt = 2;
+const speedCountAt = 3;
+const maxSpeedAt = 4;
+const maxRpmAt = 5;
+const maxCoolantAt = 6;
+const distanceKmAt = 7;
+/** NaN until an interval had MAF at both ends. */
+const fuelLitresAt = 8;
+const idleMsAt = 9;
+const harshEventsAt = 10;
+const firstFuelTimeAt = 11;
+const firstFuelAt = 12;
+const lastFuelTimeAt = 13;
+const lastFuelAt = 14;
 /** NaN until a message with a position. */
-const latAt = 17;
-const lonAt = 18;
-const locationTimeAt = 19;
-const minuteLength = 20;
+const latAt = 15;
+const lonAt = 16;
+const locationTimeAt = 17;
+const minuteLength = 18;
 
-/** A window's numbers before any message (start and end aside): counts and sums 0, maxima −∞, no fuel or position. */
+/** A window's numbers before any message (its start aside): counts and sums 0, maxima −∞, no fuel or position. */
 const emptyMinute = doubleArray(minuteLength, 0);
 for (const at of [maxSpeedAt, maxRpmAt, maxCoolantAt, lastFuelTimeAt, locationTimeAt])
   emptyMinute[at] = -Infinity;
-for (const at of [firstFuelAt, lastFuelAt, latAt, lonAt]) emptyMinute[at] = Number.NaN;
+for (const at of [fuelLitresAt, firstFuelAt, lastFuelAt, latAt, lonAt]) emptyMinute[at] = Number.NaN;
 emptyMinute[firstFuelTimeAt] = Infinity;
 
-/** No reading seen, no window open. Literal doubles (NaN, −∞) make it an array of unboxed doubles from the start. */
-export function newAggregateState(): AggregateState {
-  return [-Infinity, Number.NaN, Number.NaN, Number.NaN, 0];
-}
-
-/** Event time of the vehicle's newest in-order reading: −∞ before the first. */
-export function previousReadingTime(state: AggregateState): number {
-  return state[sampleTimeAt]!;
-}
-
-export function hasOpenMinute(state: AggregateState): boolean {
-  return state.length > minutesAt;
-}
-
-/** Where the open window holding `time` starts in `state`, or −1 when none is open for it. */
-export function openMinuteAt(state: AggregateState, time: number): number {
-  for (let at = minutesAt; at < state.length && state[at + startAt]! <= time; at += minuteLength) {
-    if (time < state[at + endAt]!) return at;
-  }
-  return -1;
-}
-
 /**
- * `state` with an empty window for the `sizeMs` tumbling window of `time` in its place among the open ones: a new
- * array, made once per window, so that a vehicle never carries room for a window it has not opened.
+ * What a vehicle remembers for its aggregates, in its one array of doubles (see `doubleArray`) after what its rules'
+ * windows keep there (FactPlan): from `at` on, its previous in-order reading, between which and the next one
+ * distance, fuel and idling accrue, then its open tumbling windows, oldest first: usually one, two for the allowed
+ * lateness after a boundary. As object fields, every number that is not a small integer would be a heap object of
+ * its own, and an array of their own would cost a vehicle about 50 bytes more.
+ *
+ * One layout serves every vehicle of a rule set; the methods take the vehicle's array. Those that open or close a
+ * window return a new array, made once per window, so that a vehicle never carries room for a window it has not
+ * opened.
  */
-export function withMinuteFor(state: AggregateState, time: number, sizeMs: number): AggregateState {
-  const { start, end } = tumblingWindowOf(time, sizeMs);
-  let insertAt = minutesAt;
-  while (insertAt < state.length && state[insertAt + startAt]! < start) insertAt += minuteLength;
-  const next = doubleArray(state.length + minuteLength, 0);
-  copyNumbers(state, 0, next, 0, insertAt);
-  copyNumbers(emptyMinute, 0, next, insertAt, minuteLength);
-  next[insertAt + startAt] = start;
-  next[insertAt + endAt] = end;
-  copyNumbers(state, insertAt, next, insertAt + minuteLength, state.length - insertAt);
-  return next;
-}
+export class AggregateLayout {
+  /** The numbers a vehicle's aggregates start with: no reading seen, no window open. */
+  static readonly initial: readonly number[] = [-Infinity, Number.NaN, Number.NaN, Number.NaN, 0];
+  private readonly minutesAt: number;
 
-/** How many of the oldest open windows end at or before `time`: those to close, in order, from `minutesAt` on. */
-export function minutesEndedBy(state: AggregateState, time: number): number {
-  let ended = 0;
-  for (let at = minutesAt; at < state.length && state[at + endAt]! <= time; at += minuteLength) ended++;
-  return ended;
-}
+  constructor(
+    /** Where the aggregate numbers start in a vehicle's array. */
+    readonly at: number,
+    /** The size of the tumbling windows, ms. */
+    readonly sizeMs: number,
+  ) {
+    this.minutesAt = at + minutesAt;
+  }
 
-/** Where the oldest open window ends: +∞ when none is open. */
-export function oldestMinuteEnd(state: AggregateState): number {
-  return hasOpenMinute(state) ? state[minutesAt + endAt]! : Infinity;
-}
+  /** Event time of the vehicle's newest in-order reading: −∞ before the first. */
+  previousReadingTime(numbers: readonly number[]): number {
+    return numbers[this.at + sampleTimeAt]!;
+  }
 
-/** Where the `index`th open window (0 the oldest) starts. */
-export function nthMinuteAt(index: number): number {
-  return minutesAt + index * minuteLength;
-}
+  hasOpenMinute(numbers: readonly number[]): boolean {
+    return numbers.length > this.minutesAt;
+  }
 
-/** `state` without its `count` oldest windows. */
-export function withoutOldestMinutes(state: AggregateState, count: number): AggregateState {
-  const next = doubleArray(state.length - count * minuteLength, 0);
-  copyNumbers(state, 0, next, 0, minutesAt);
-  copyNumbers(state, minutesAt + count * minuteLength, next, minutesAt, next.length - minutesAt);
-  return next;
-}
+  /** Where the open window holding `time` starts in `numbers`, or −1 when none is open for it. */
+  openMinuteAt(numbers: readonly number[], time: number): number {
+    for (let at = this.minutesAt; at < numbers.length && numbers[at + startAt]! <= time; at += minuteLength) {
+      if (time < numbers[at + startAt]! + this.sizeMs) return at;
+    }
+    return -1;
+  }
 
-/** Keeps the reading for the next interval. */
-export function rememberReading(
-  state: AggregateState,
-  time: number,
-  telemetry: TelemetryRecord,
-  harsh: boolean,
-): void {
-  state[sampleTimeAt] = time;
-  state[sampleSpeedAt] = typeof telemetry.speedKph === 'number' ? telemetry.speedKph : Number.NaN;
-  state[sampleRpmAt] = typeof telemetry.rpm === 'number' ? telemetry.rpm : Number.NaN;
-  state[sampleMafAt] = typeof telemetry.mafGs === 'number' ? telemetry.mafGs : Number.NaN;
-  state[sampleHarshAt] = harsh ? 1 : 0;
+  /** `numbers` with an empty window for `time` in its place among the open ones. */
+  withMinuteFor(numbers: readonly number[], time: number): number[] {
+    const { start } = tumblingWindowOf(time, this.sizeMs);
+    let insertAt = this.minutesAt;
+    while (insertAt < numbers.length && numbers[insertAt + startAt]! < start) insertAt += minuteLength;
+    const next = doubleArray(numbers.length + minuteLength, 0);
+    copyNumbers(numbers, 0, next, 0, insertAt);
+    copyNumbers(emptyMinute, 0, next, insertAt, minuteLength);
+    next[insertAt + startAt] = start;
+    copyNumbers(numbers, insertAt, next, insertAt + minuteLength, numbers.length - insertAt);
+    return next;
+  }
+
+  /** How many of the oldest open windows end at or before `time`: those to close, in order. */
+  minutesEndedBy(numbers: readonly number[], time: number): number {
+    let ended = 0;
+    for (
+      let at = this.minutesAt;
+      at < numbers.length && numbers[at + startAt]! + this.sizeMs <= time;
+      at += minuteLength
+    ) {
+      ended++;
+    }
+    return ended;
+  }
+
+  /** Where the oldest open window ends: +∞ when none is open. */
+  oldestMinuteEnd(numbers: readonly number[]): number {
+    return this.hasOpenMinute(numbers) ? numbers[this.minutesAt + startAt]! + this.sizeMs : Infinity;
+  }
+
+  /** Where the `index`th open window (0 the oldest) starts. */
+  nthMinuteAt(index: number): number {
+    return this.minutesAt + index * minuteLength;
+  }
+
+  /** `numbers` without its `count` oldest windows. */
+  withoutOldestMinutes(numbers: readonly number[], count: number): number[] {
+    const next = doubleArray(numbers.length - count * minuteLength, 0);
+    copyNumbers(numbers, 0, next, 0, this.minutesAt);
+    copyNumbers(
+      numbers,
+      this.minutesAt + count * minuteLength,
+      next,
+      this.minutesAt,
+      next.length - this.minutesAt,
+    );
+    return next;
+  }
+
+  /** Keeps the reading for the next interval. */
+  rememberReading(numbers: number[], time: number, telemetry: TelemetryRecord, harsh: boolean): void {
+    const { at } = this;
+    numbers[at + sampleTimeAt] = time;
+    numbers[at + sampleSpeedAt] = typeof telemetry.speedKph === 'number' ? telemetry.speedKph : Number.NaN;
+    numbers[at + sampleRpmAt] = typeof telemetry.rpm === 'number' ? telemetry.rpm : Number.NaN;
+    numbers[at + sampleMafAt] = typeof telemetry.mafGs === 'number' ? telemetry.mafGs : Number.NaN;
+    numbers[at + sampleHarshAt] = harsh ? 1 : 0;
+  }
 }
 
 /**
@@ -168,54 +185,56 @@ export function rememberReading(
  * speed integrated over time (trapezoids), fuel used is the drop in tank level and, where the vehicle reports MAF,
  * the fuel that air flow implies; idling is time at zero speed with the engine turning.
  *
- * A view: `over` points it at a window in a vehicle's `AggregateState`, so one object serves every vehicle.
+ * A view: `over` points it at a window in a vehicle's numbers, so one object serves every vehicle.
  */
 export class VehicleMinute {
-  private state: AggregateState = newAggregateState();
-  private at = minutesAt;
+  private numbers: number[] = [];
+  private at = 0;
 
-  /** Points this view at the window starting at `at` (see `openMinuteAt`) of a vehicle's state. */
-  over(state: AggregateState, at: number): this {
-    this.state = state;
+  constructor(private readonly layout: AggregateLayout) {}
+
+  /** Points this view at the window starting at `at` (see `AggregateLayout.openMinuteAt`) of a vehicle's numbers. */
+  over(numbers: number[], at: number): this {
+    this.numbers = numbers;
     this.at = at;
     return this;
   }
 
   get start(): number {
-    return this.state[this.at + startAt]!;
+    return this.numbers[this.at + startAt]!;
   }
 
   get end(): number {
-    return this.state[this.at + endAt]!;
+    return this.start + this.layout.sizeMs;
   }
 
   /** Readings of any message in the window, in order or not. */
   addReadings(time: number, telemetry: TelemetryRecord): void {
-    const { state, at } = this;
-    state[at + messagesAt]!++;
+    const { numbers, at } = this;
+    numbers[at + messagesAt]!++;
     const { speedKph, rpm, coolantTempC, fuelLevelPct, position } = telemetry;
     if (typeof speedKph === 'number') {
-      state[at + speedSumAt] += speedKph;
-      state[at + speedCountAt]!++;
-      if (speedKph > state[at + maxSpeedAt]!) state[at + maxSpeedAt] = speedKph;
+      numbers[at + speedSumAt] += speedKph;
+      numbers[at + speedCountAt]!++;
+      if (speedKph > numbers[at + maxSpeedAt]!) numbers[at + maxSpeedAt] = speedKph;
     }
-    if (typeof rpm === 'number' && rpm > state[at + maxRpmAt]!) state[at + maxRpmAt] = rpm;
-    if (typeof coolantTempC === 'number' && coolantTempC > state[at + maxCoolantAt]!)
-      state[at + maxCoolantAt] = coolantTempC;
+    if (typeof rpm === 'number' && rpm > numbers[at + maxRpmAt]!) numbers[at + maxRpmAt] = rpm;
+    if (typeof coolantTempC === 'number' && coolantTempC > numbers[at + maxCoolantAt]!)
+      numbers[at + maxCoolantAt] = coolantTempC;
     if (typeof fuelLevelPct === 'number') {
-      if (time < state[at + firstFuelTimeAt]!) {
-        state[at + firstFuelTimeAt] = time;
-        state[at + firstFuelAt] = fuelLevelPct;
+      if (time < numbers[at + firstFuelTimeAt]!) {
+        numbers[at + firstFuelTimeAt] = time;
+        numbers[at + firstFuelAt] = fuelLevelPct;
       }
-      if (time >= state[at + lastFuelTimeAt]!) {
-        state[at + lastFuelTimeAt] = time;
-        state[at + lastFuelAt] = fuelLevelPct;
+      if (time >= numbers[at + lastFuelTimeAt]!) {
+        numbers[at + lastFuelTimeAt] = time;
+        numbers[at + lastFuelAt] = fuelLevelPct;
       }
     }
-    if (position && time >= state[at + locationTimeAt]!) {
-      state[at + latAt] = position.lat;
-      state[at + lonAt] = position.lon;
-      state[at + locationTimeAt] = time;
+    if (position && time >= numbers[at + locationTimeAt]!) {
+      numbers[at + latAt] = position.lat;
+      numbers[at + lonAt] = position.lon;
+      numbers[at + locationTimeAt] = time;
     }
   }
 
@@ -224,56 +243,58 @@ export class VehicleMinute {
    * reading. Returns whether this reading is a harsh event, for the next call's onset detection.
    */
   addInterval(time: number, telemetry: TelemetryRecord): boolean {
-    const { state, at } = this;
-    const gapMs = time - state[sampleTimeAt]!;
+    const { numbers, at } = this;
+    const sample = this.layout.at;
+    const gapMs = time - numbers[sample + sampleTimeAt]!;
     const { speedKph, mafGs } = telemetry;
     if (gapMs <= 0 || gapMs > maxIntegrationGapMs) return false;
     const hours = gapMs / 3_600_000;
-    const previousSpeed = state[sampleSpeedAt]!;
-    const previousRpm = state[sampleRpmAt]!;
-    const previousMaf = state[sampleMafAt]!;
+    const previousSpeed = numbers[sample + sampleSpeedAt]!;
+    const previousRpm = numbers[sample + sampleRpmAt]!;
+    const previousMaf = numbers[sample + sampleMafAt]!;
     let harsh = false;
     if (typeof speedKph === 'number' && !Number.isNaN(previousSpeed)) {
-      state[at + distanceKmAt] += ((previousSpeed + speedKph) / 2) * hours;
+      numbers[at + distanceKmAt] += ((previousSpeed + speedKph) / 2) * hours;
       const rate = (speedKph - previousSpeed) / (gapMs / 1000);
       harsh = rate <= harshBrakingKphPerSecond || rate >= harshAccelerationKphPerSecond;
-      if (harsh && state[sampleHarshAt] === 0) state[at + harshEventsAt]!++;
+      if (harsh && numbers[sample + sampleHarshAt] === 0) numbers[at + harshEventsAt]!++;
     }
     // NaN (no rpm) compares false.
-    if (previousSpeed === 0 && previousRpm > 0) state[at + idleMsAt] += gapMs;
+    if (previousSpeed === 0 && previousRpm > 0) numbers[at + idleMsAt] += gapMs;
     if (typeof mafGs === 'number' && !Number.isNaN(previousMaf)) {
-      state[at + mafSeenAt] = 1;
       const airGrams = ((previousMaf + mafGs) / 2) * (gapMs / 1000);
-      state[at + fuelLitresAt] += airGrams / stoichiometricAirFuelRatio / petrolGramsPerLitre;
+      const litres = airGrams / stoichiometricAirFuelRatio / petrolGramsPerLitre;
+      const sofar = numbers[at + fuelLitresAt]!;
+      numbers[at + fuelLitresAt] = Number.isNaN(sofar) ? litres : sofar + litres;
     }
     return harsh;
   }
 
   document(vehicleId: string, fleetId: string): VehicleMinuteDocument {
-    const { state, at } = this;
+    const { numbers, at } = this;
     const finite = (value: number) => (Number.isFinite(value) ? round(value) : undefined);
-    const speedCount = state[at + speedCountAt]!;
-    const firstFuel = state[at + firstFuelAt]!;
+    const speedCount = numbers[at + speedCountAt]!;
+    const firstFuel = numbers[at + firstFuelAt]!;
     return {
       '@timestamp': new Date(this.start).toISOString(),
       windowEnd: new Date(this.end).toISOString(),
       vehicleId,
       fleetId,
-      messages: state[at + messagesAt]!,
-      avgSpeedKph: speedCount > 0 ? round(state[at + speedSumAt]! / speedCount) : undefined,
-      maxSpeedKph: finite(state[at + maxSpeedAt]!),
-      maxRpm: finite(state[at + maxRpmAt]!),
-      maxCoolantTempC: finite(state[at + maxCoolantAt]!),
-      distanceKm: round(state[at + distanceKmAt]!),
+      messages: numbers[at + messagesAt]!,
+      avgSpeedKph: speedCount > 0 ? round(numbers[at + speedSumAt]! / speedCount) : undefined,
+      maxSpeedKph: finite(numbers[at + maxSpeedAt]!),
+      maxRpm: finite(numbers[at + maxRpmAt]!),
+      maxCoolantTempC: finite(numbers[at + maxCoolantAt]!),
+      distanceKm: round(numbers[at + distanceKmAt]!),
       fuelUsedPct: Number.isNaN(firstFuel)
         ? undefined
-        : round(Math.max(0, firstFuel - state[at + lastFuelAt]!)),
-      fuelUsedL: state[at + mafSeenAt] === 1 ? round(state[at + fuelLitresAt]!) : undefined,
-      idleSeconds: round(state[at + idleMsAt]! / 1000),
-      harshEvents: state[at + harshEventsAt]!,
-      location: Number.isNaN(state[at + latAt]!)
+        : round(Math.max(0, firstFuel - numbers[at + lastFuelAt]!)),
+      fuelUsedL: finite(numbers[at + fuelLitresAt]!),
+      idleSeconds: round(numbers[at + idleMsAt]! / 1000),
+      harshEvents: numbers[at + harshEventsAt]!,
+      location: Number.isNaN(numbers[at + latAt]!)
         ? undefined
-        : { lat: state[at + latAt]!, lon: state[at + lonAt]! },
+        : { lat: numbers[at + latAt]!, lon: numbers[at + lonAt]! },
     };
   }
 }

@@ -98,7 +98,7 @@ export function doubleArray(length: number, value: number): number[] {
 
 /** Copies `length` numbers between double arrays (see `doubleArray`), element by element so their kind stays. */
 export function copyNumbers(
-  from: number[],
+  from: readonly number[],
   fromStart: number,
   to: number[],
   toStart: number,
