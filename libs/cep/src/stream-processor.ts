@@ -51,18 +51,20 @@ export interface ProcessedBatch {
 /** Everything cep keeps for one vehicle, in one object: its alert state's fields are among its own. */
 interface VehicleState extends VehicleAlerts {
   /**
-   * Its windows and previous values (FactPlan), then its newest in-order reading (the event time of which tells
-   * in-order messages: older ones still count in windows but no longer drive rules) and open aggregate windows
-   * (AggregateLayout).
+   * Its windows and previous values (FactPlan); at `RuleProgram.queuedDeadlineAt` the absence deadline it has in
+   * its partition's queue, NaN if none (as a field, a time would be a heap number of its own); then its newest
+   * in-order reading (the event time of which tells in-order messages: older ones still count in windows but no
+   * longer drive rules) and open aggregate windows (AggregateLayout).
    */
   numbers: DerivedState;
   /** The `seq` of the newest message, if the device numbers its messages: what tells a resent message. */
   lastSeq: number | undefined;
   /** The log offset of the newest in-order message: the evidence of an absence alert. */
   lastOffset: number;
-  /** The absence deadline this vehicle has in its partition's queue, if any. */
-  queuedDeadline: number | undefined;
 }
+
+/** What follows FactPlan's numbers in a new vehicle's: no absence deadline queued, and no aggregates yet. */
+const newVehicleNumbers = [Number.NaN, ...AggregateLayout.initial];
 
 /** Where one in-order event time was first reached in a partition: lets a checkpoint turn a time into an offset. */
 interface Position {
@@ -118,6 +120,8 @@ type Emit = boolean;
 /** Everything compiled from one rule set: replaced as a whole when the rules change. */
 class RuleProgram {
   readonly plan: FactPlan;
+  /** Where a vehicle's queued absence deadline is in its numbers under this plan (see `VehicleState.numbers`). */
+  readonly queuedDeadlineAt: number;
   /** Where the aggregates are in a vehicle's numbers under this plan. */
   readonly aggregates: AggregateLayout;
   /** Pointed at one vehicle's open window at a time (see `VehicleMinute.over`). */
@@ -139,7 +143,8 @@ class RuleProgram {
     const sets = conditionSetsOf(rules);
     this.evaluator = compileRules(sets);
     this.plan = new FactPlan(rules, this.evaluator.derivedKeys);
-    this.aggregates = new AggregateLayout(this.plan.stateLength, aggregateWindowMs);
+    this.queuedDeadlineAt = this.plan.stateLength;
+    this.aggregates = new AggregateLayout(this.queuedDeadlineAt + 1, aggregateWindowMs);
     this.minute = new VehicleMinute(this.aggregates);
     this.derived = this.evaluator.derivedKeys.map(() => undefined);
     // For alert messages only (`{{rate:speedKph}}`), so built only when an alert is raised.
@@ -206,7 +211,7 @@ export class StreamProcessor {
           next.tracker.carryOver(previous.tracker, vehicle, lastSeenAt, transitions);
           this.emitAlerts(state, transitions, true, batch);
           // The queued entry, if any, was set for the old rules' absence spans: it is skipped when it pops.
-          vehicle.queuedDeadline = undefined;
+          vehicle.numbers[next.queuedDeadlineAt] = Number.NaN;
           this.scheduleAbsence(state, vehicle);
         }
       }
@@ -422,8 +427,8 @@ export class StreamProcessor {
     }
     for (let due = state.absenceTimers.popDue(watermark); due; due = state.absenceTimers.popDue(watermark)) {
       const vehicle = due.item;
-      if (due.due !== vehicle.queuedDeadline) continue;
-      vehicle.queuedDeadline = undefined;
+      if (due.due !== vehicle.numbers[this.program.queuedDeadlineAt]) continue;
+      vehicle.numbers[this.program.queuedDeadlineAt] = Number.NaN;
       const transitions: AlertMessage[] = [];
       const last = {
         eventTime: this.program.aggregates.previousReadingTime(vehicle.numbers),
@@ -488,13 +493,11 @@ export class StreamProcessor {
 
   /** One queue entry per vehicle at most; a stale entry (the vehicle spoke since) is re-queued when popped. */
   private scheduleAbsence(state: PartitionState, vehicle: VehicleState): void {
-    if (vehicle.queuedDeadline !== undefined) return;
-    const deadline = this.program.tracker.absenceDeadline(
-      vehicle,
-      this.program.aggregates.previousReadingTime(vehicle.numbers),
-    );
+    const { queuedDeadlineAt, tracker, aggregates } = this.program;
+    if (!Number.isNaN(vehicle.numbers[queuedDeadlineAt]!)) return;
+    const deadline = tracker.absenceDeadline(vehicle, aggregates.previousReadingTime(vehicle.numbers));
     if (deadline === undefined) return;
-    vehicle.queuedDeadline = deadline;
+    vehicle.numbers[queuedDeadlineAt] = deadline;
     state.absenceTimers.push(deadline, vehicle);
   }
 
@@ -533,10 +536,9 @@ export class StreamProcessor {
         vehicleId: telemetry.vehicleId,
         applicable: this.program.tracker.applicableTo(telemetry.fleetId, telemetry.vehicleId),
         states: undefined,
-        numbers: this.program.plan.newState(AggregateLayout.initial),
+        numbers: this.program.plan.newState(newVehicleNumbers),
         lastSeq: undefined,
         lastOffset: -1,
-        queuedDeadline: undefined,
       };
       fleet.set(telemetry.vehicleId, vehicle);
     }
@@ -551,7 +553,7 @@ export class StreamProcessor {
         if (
           this.program.aggregates.previousReadingTime(vehicle.numbers) < horizon &&
           !this.program.aggregates.hasOpenMinute(vehicle.numbers) &&
-          vehicle.queuedDeadline === undefined &&
+          Number.isNaN(vehicle.numbers[this.program.queuedDeadlineAt]!) &&
           vehicle.states === undefined
         ) {
           fleet.delete(vehicleId);
