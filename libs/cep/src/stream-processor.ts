@@ -77,9 +77,9 @@ class PartitionState {
   readonly vehicles = new Map<string, Map<string, VehicleState>>();
   readonly absenceTimers = new DeadlineQueue<VehicleState>();
   /**
-   * The earliest end of any vehicle's open aggregate window (+∞ when none is open). Windows are aligned to the epoch,
-   * so every vehicle's windows end at the same few boundaries: one sweep of the partition's vehicles as the watermark passes
-   * each, rather than a timer entry per vehicle and window.
+   * The earliest end of any vehicle's open aggregate window (+∞ when none is open). Windows are aligned to the
+   * epoch, so every vehicle's windows end at the same few boundaries: one sweep of the partition's vehicles as the
+   * watermark passes each, rather than a timer entry per vehicle and window.
    */
   nextMinuteEnd = Infinity;
   /** Offsets at which active alerts began: a rebuild must start at or before them to re-derive those alerts. */

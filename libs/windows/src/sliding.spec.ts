@@ -138,7 +138,7 @@ describe('SlidingWindow', () => {
     expect(new SlidingWindow(fiveMinutes, ['avg', 'max']).stateBytes()).toBeLessThan(300);
   });
 
-  it('keeps no count for min, max, first and delta, telling an empty pane by their own columns, and no panes for last', () => {
+  it('keeps no count for min, max, first and delta (their own columns tell an empty pane), no panes for last', () => {
     expect(SlidingWindow.lengthFor(fiveMinutes, ['max'])).toBe(1 + 10);
     expect(SlidingWindow.lengthFor(fiveMinutes, ['delta'])).toBe(3 + 10 * 2);
     expect(SlidingWindow.lengthFor(fiveMinutes, ['last'])).toBe(3);
