@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
 import mqtt from 'mqtt';
@@ -9,6 +9,11 @@ import { renderMosquittoConf, resolveLayout, stackOptionsFromEnv } from '../../t
 export interface PrivateMosquitto {
   url: string;
   pid: number;
+  /**
+   * How many times so far the broker began dropping messages queued for a client: past `max_queued_messages` for
+   * a session (a subscriber that fell that far behind), Mosquitto discards what would be queued and logs it once.
+   */
+  dropEpisodes(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -52,6 +57,10 @@ export async function startPrivateMosquitto(): Promise<PrivateMosquitto> {
   const child = spawn(binary, ['-c', join(dir, 'mosquitto.conf')], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `mqtt://127.0.0.1:${port}`;
+  const dropEpisodes = async () =>
+    (await readFile(join(dir, 'mosquitto.log'), 'utf8').catch(() => '')).split(
+      'Outgoing messages are being dropped for client',
+    ).length - 1;
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
@@ -67,7 +76,7 @@ export async function startPrivateMosquitto(): Promise<PrivateMosquitto> {
         (client) => client.endAsync().then(() => true),
         () => false,
       );
-    if (answered) return { url, pid: child.pid!, stop };
+    if (answered) return { url, pid: child.pid!, dropEpisodes, stop };
     if (Date.now() > deadline || child.exitCode !== null) {
       await stop();
       throw new Error(`the bench's mosquitto did not answer on ${url}`);
