@@ -21,8 +21,8 @@ export interface WindowSpec {
  * messages for the rules to read: the windows' panes, read through the plan's window objects, then from
  * `FactPlan.previousAt` the latest in-order value of each `previousFields` entry and its event time, NaN until seen
  * (kept per field, so that a message without the field, a trouble-code message amid readings, changes nothing).
- * After `FactPlan.stateLength` numbers come the owner's own (cep's aggregates), which the plan carries along: one
- * array a vehicle rather than two saves it about 50 bytes.
+ * After `FactPlan.stateLength` numbers come the owner's own (cep's absence deadline and aggregates), which the plan
+ * carries along: one array a vehicle rather than two saves it about 50 bytes.
  */
 export type DerivedState = number[];
 
