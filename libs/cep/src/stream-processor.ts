@@ -13,7 +13,7 @@ import {
   type VehicleAlerts,
 } from '@fleetlog/rules';
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint';
-import { DeadlineQueue } from './deadline-queue';
+import { DeadlineQueue } from '@fleetlog/scheduling';
 import { FactPlan, type DerivedState } from './fact-plan';
 import { AggregateLayout, VehicleMinute } from './vehicle-minute';
 

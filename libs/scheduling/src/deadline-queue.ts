@@ -1,4 +1,7 @@
-/** A binary min-heap of (due time, item): the timers of one partition, popped as its watermark passes them. */
+/**
+ * A binary min-heap of (due time, item): cep's timers of one partition, popped as its watermark passes them; the
+ * notifier's deliveries owed to one target for one rule.
+ */
 export class DeadlineQueue<T> {
   private readonly due: number[] = [];
   private readonly items: T[] = [];
@@ -17,6 +20,11 @@ export class DeadlineQueue<T> {
       this.swap(child, parent);
       child = parent;
     }
+  }
+
+  /** The earliest item, left in place. */
+  peek(): { due: number; item: T } | undefined {
+    return this.due.length === 0 ? undefined : { due: this.due[0]!, item: this.items[0]! };
   }
 
   /** Removes and returns the earliest item due at or before `time`, if any. */
