@@ -4,7 +4,7 @@ import { DeliveryLedger } from './delivery-ledger';
 const now = new Date('2026-12-03T06:00:00Z');
 const later = new Date('2026-12-03T07:00:00Z');
 
-function due(targetId: string, attempt = 1, dueAt = now): WebhookDeliveryDue {
+function due(targetId: string, attempt = 1, dueAt = now, ruleId = 'overspeed'): WebhookDeliveryDue {
   return {
     kind: 'due',
     webhookId: 'alert-1.active',
@@ -12,7 +12,7 @@ function due(targetId: string, attempt = 1, dueAt = now): WebhookDeliveryDue {
     attempt,
     dueAt: dueAt.toISOString(),
     history: [],
-    alert: {} as WebhookDeliveryDue['alert'],
+    alert: { ruleId } as WebhookDeliveryDue['alert'],
   };
 }
 
@@ -77,11 +77,36 @@ describe('DeliveryLedger', () => {
     expect(ledger.takeDue(now, 2)).toEqual([]);
   });
 
+  it('lets the rules at a target take turns, so a storm of one rule holds another rule back by one turn only', () => {
+    const ledger = new DeliveryLedger();
+    ledger.restart(0);
+    const secondsAgo = (seconds: number) => new Date(now.getTime() - seconds * 1_000);
+    [40, 30, 20, 10].forEach((age, offset) =>
+      ledger.read(0, BigInt(offset), `t/offline-${age}`, {
+        ...due('t', 1, secondsAgo(age), 'vehicle-offline'),
+        webhookId: `offline-${age}`,
+      }),
+    );
+    ledger.advance(0, 4n, 4n);
+    const storm = ledger.takeDue(now, 2);
+    expect(storm.map(({ key }) => key)).toEqual(['t/offline-40', 't/offline-30']);
+    // Due after the whole storm, and yet next: the storm already has its turns in flight.
+    ledger.read(0, 4n, 't/overspeed', { ...due('t', 1, now, 'overspeed'), webhookId: 'overspeed' });
+    ledger.advance(0, 5n, 5n);
+    ledger.answered(storm[0]!);
+    expect(ledger.takeDue(now, 2).map(({ key }) => key)).toEqual(['t/overspeed']);
+    ledger.answered(storm[1]!);
+    expect(ledger.takeDue(now, 2).map(({ key }) => key)).toEqual(['t/offline-20']);
+  });
+
   it('counts against a target only attempts it has not answered, never handing one out again before it settles', () => {
     const ledger = new DeliveryLedger();
     ledger.restart(0);
     ['1', '2', '3'].forEach((n, offset) =>
-      ledger.read(0, BigInt(offset), `slow/${n}`, { ...due('slow'), webhookId: n }),
+      ledger.read(0, BigInt(offset), `slow/${n}`, {
+        ...due('slow', 1, new Date(now.getTime() - 3_000 + offset * 1_000)),
+        webhookId: n,
+      }),
     );
     ledger.advance(0, 3n, 3n);
     const [first, second] = ledger.takeDue(now, 2);
