@@ -79,6 +79,7 @@ export class DeliveryWorker {
       this.assigned = assigned;
       this.committed.clear();
       this.joined = true;
+      this.logger.info({ partitions: [...assigned] }, 'delivery partitions assigned');
     });
     this.consumer.on(this.consumer.events.CRASH, () => (this.joined = false));
     // Every fetched batch, also one holding only transaction markers (which eachBatch never sees).
