@@ -14,7 +14,8 @@
  *
  * Run after `npm run build`: node --disable-warning=TimeoutNegativeWarning bench/e2e.bench.ts
  * BENCH_E2E_STEP_S (default 45), BENCH_E2E_SOAK_S (default 600 for each mode; 0 skips), BENCH_E2E_MODES (default
- * "indexed,rollups-only"), BENCH_E2E_RATES (the ramp's rates for every mode, e.g. "1000,5000"). Writes bench-results/e2e.{json,md}, e2e-latency.svg and e2e-lag.svg.
+ * "indexed,rollups-only"), BENCH_E2E_RATES (the ramp's rates for every mode, e.g. "1000,5000"),
+ * BENCH_E2E_APP_LOG_LEVEL (the apps', default warn). Writes bench-results/e2e.{json,md}, e2e-latency.svg and e2e-lag.svg.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, copyFileSync, writeFileSync, rmSync } from 'node:fs';
@@ -116,9 +117,14 @@ interface AlertRecord {
 }
 interface DeliveryRecord {
   kind: string;
+  webhookId: string;
+  targetId: string;
   attempt?: number;
   alert: AlertRecord;
 }
+
+/** A hop that carried the same alert transition more than once: the pipeline promises each exactly once. */
+type DuplicatedHop = 'alert' | 'delivery owed' | 'webhook';
 
 interface StepResult {
   mode: Mode;
@@ -156,6 +162,9 @@ interface StepResult {
   lost: number;
   /** Times Mosquitto began dropping messages queued for a client during the step (see `dropEpisodes`). */
   brokerDropEpisodes: number;
+  /** Alert transitions seen again during the step, per hop, and when the first was seen. */
+  duplicates: Record<DuplicatedHop, number>;
+  firstDuplicateAt?: string;
   sustained: boolean;
   notSustainedBecause?: string;
 }
@@ -171,6 +180,14 @@ class Pipeline {
   readonly deliveryOwedToAttemptLatency: Observation[] = [];
   readonly attemptToWebhookLatency: Observation[] = [];
   readonly searchableLatency: Observation[] = [];
+  readonly duplicates: Array<{ at: number; hop: DuplicatedHop }> = [];
+  /** Per hop, the transitions seen and where: a bench reader reading a record again is no duplicate. */
+  private readonly seen: Record<DuplicatedHop, Map<string, string>> = {
+    alert: new Map(),
+    'delivery owed': new Map(),
+    webhook: new Map(),
+  };
+  private webhooksReceived = 0;
   readonly lag: Array<{ at: number; byGroup: Record<string, number> }> = [];
   readonly apps = new Map<AppName, AppProcess>();
   private readonly ports = new Map<AppName, number>();
@@ -225,7 +242,7 @@ class Pipeline {
       KAFKA_BROKERS: endpoints.kafkaBrokers,
       ELASTICSEARCH_URL: endpoints.elasticsearchUrl,
       MQTT_URL: mosquitto.url,
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: process.env.BENCH_E2E_APP_LOG_LEVEL ?? 'warn',
     };
     const env: Record<'gateway' | 'cep' | 'notifier', NodeJS.ProcessEnv> = {
       gateway: {
@@ -368,6 +385,10 @@ class Pipeline {
       request.on('end', () => {
         response.writeHead(204).end();
         const { type, timestamp, data } = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        if (
+          this.seenBefore('webhook', String(request.headers['webhook-id']), String(++this.webhooksReceived))
+        )
+          return;
         if (type === 'alert.active' && data.ruleId === 'e2e-speeding') {
           const raisedAt = Date.parse(data.raisedAt);
           const arrivedAt = Date.now();
@@ -383,30 +404,50 @@ class Pipeline {
 
   private async startReaders(): Promise<void> {
     this.readers = [
-      await this.read(this.topics.alerts, (alert: AlertRecord, appendedAt) => {
+      await this.read(this.topics.alerts, (alert: AlertRecord, appendedAt, position) => {
+        if (this.seenBefore('alert', `${alert.alertId}.${alert.status}`, position)) return;
         if (alert.status !== 'active' || alert.ruleId !== 'e2e-speeding') return;
         const raisedAt = Date.parse(alert.raisedAt);
         this.alertLatency.push({ at: raisedAt, ms: appendedAt - raisedAt });
         this.mark(alert.alertId, raisedAt, 'alertAppended', appendedAt);
       }),
-      await this.read(this.topics.webhookRetries, (delivery: DeliveryRecord, appendedAt) => {
+      await this.read(this.topics.webhookRetries, (delivery: DeliveryRecord, appendedAt, position) => {
         const { kind, attempt, alert } = delivery;
-        if (kind !== 'due' || attempt !== 1 || alert.status !== 'active' || alert.ruleId !== 'e2e-speeding')
-          return;
+        if (kind !== 'due' || attempt !== 1) return;
+        if (this.seenBefore('delivery owed', `${delivery.targetId}.${delivery.webhookId}`, position)) return;
+        if (alert.status !== 'active' || alert.ruleId !== 'e2e-speeding') return;
         this.mark(alert.alertId, Date.parse(alert.raisedAt), 'deliveryOwedAppended', appendedAt);
       }),
     ];
   }
 
-  private async read<T>(topic: string, onRecord: (value: T, appendedAt: number) => void): Promise<Consumer> {
+  private async read<T>(
+    topic: string,
+    onRecord: (value: T, appendedAt: number, position: string) => void,
+  ): Promise<Consumer> {
     const reader = kafka.consumer({ groupId: `${this.namespace}-bench-${topic}`, maxWaitTimeInMs: 100 });
     await reader.connect();
     await reader.subscribe({ topic, fromBeginning: true });
     await reader.run({
-      eachMessage: async ({ message }) =>
-        onRecord(JSON.parse(message.value!.toString()), Number(message.timestamp)),
+      eachMessage: async ({ partition, message }) =>
+        onRecord(
+          JSON.parse(message.value!.toString()),
+          Number(message.timestamp),
+          `${partition}:${message.offset}`,
+        ),
     });
     return reader;
+  }
+
+  /** Records the transition as seen at `position`; true (a duplicate counted if elsewhere) if it already was. */
+  private seenBefore(hop: DuplicatedHop, key: string, position: string): boolean {
+    const seenAt = this.seen[hop].get(key);
+    if (seenAt === undefined) {
+      this.seen[hop].set(key, position);
+      return false;
+    }
+    if (seenAt !== position) this.duplicates.push({ at: Date.now(), hop });
+    return true;
   }
 
   /** The readers and the receiver see an alert in any order: the last of the three records the notifier's hops. */
@@ -544,6 +585,7 @@ async function runStep(pipeline: Pipeline, rate: number, seconds: number, phase:
     residentMiB: roundAll(Object.fromEntries(pipeline.peakResidentMiB)),
     lost: await lostReadings(pipeline, fleetId, acknowledged, loggedBefore),
     brokerDropEpisodes: (await mosquitto.dropEpisodes()) - dropEpisodesBefore,
+    ...duplicatesSince(pipeline, startedAt),
     sustained: true,
   };
   const reasons = [
@@ -644,6 +686,18 @@ async function lostReadings(
   return Math.max(0, acknowledged - count);
 }
 
+function duplicatesSince(
+  pipeline: Pipeline,
+  from: number,
+): Pick<StepResult, 'duplicates' | 'firstDuplicateAt'> {
+  const during = pipeline.duplicates.filter(({ at }) => at >= from);
+  const count = (hop: DuplicatedHop) => during.filter((duplicate) => duplicate.hop === hop).length;
+  return {
+    duplicates: { alert: count('alert'), 'delivery owed': count('delivery owed'), webhook: count('webhook') },
+    ...(during.length > 0 && { firstDuplicateAt: new Date(during[0]!.at).toISOString() }),
+  };
+}
+
 function roundAll(values: Record<string, number>): Record<string, number> {
   return Object.fromEntries(
     Object.entries(values).map(([key, value]) => [key, Math.round(value * 100) / 100]),
@@ -668,7 +722,9 @@ function describe(result: StepResult): string {
     result.latencyMs.alertToDeliveryOwed,
   )}, →webhook ${triple(result.latencyMs.deliveryOwedToWebhook)}: →attempt ${triple(
     result.latencyMs.deliveryOwedToAttempt,
-  )}, attempt→webhook ${triple(result.latencyMs.attemptToWebhook)}); lag ${JSON.stringify(result.lagAtEnd)}; ${result.sustained ? 'sustained' : `NOT sustained: ${result.notSustainedBecause}`}`;
+  )}, attempt→webhook ${triple(result.latencyMs.attemptToWebhook)}); lag ${JSON.stringify(result.lagAtEnd)}; duplicates ${JSON.stringify(result.duplicates)}${
+    result.firstDuplicateAt ? ` (first at ${result.firstDuplicateAt})` : ''
+  }; ${result.sustained ? 'sustained' : `NOT sustained: ${result.notSustainedBecause}`}`;
 }
 
 function markdownTable(results: StepResult[]): string {
@@ -686,6 +742,7 @@ function markdownTable(results: StepResult[]): string {
     'max lag (records)',
     ...processes.map((name) => `${name} cores / MiB`),
     'lost',
+    'duplicates alert / owed / webhook',
     'sustained',
   ];
   const rows = results.map((result) => [
@@ -705,6 +762,7 @@ function markdownTable(results: StepResult[]): string {
       (name) => `${result.cores[name]?.toFixed(2) ?? '–'} / ${Math.round(result.residentMiB[name] ?? 0)}`,
     ),
     String(result.lost),
+    Object.values(result.duplicates).join(' / '),
     result.sustained ? 'yes' : `no: ${result.notSustainedBecause}`,
   ]);
   return (
