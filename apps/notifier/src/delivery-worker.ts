@@ -18,7 +18,7 @@ import { DeliveryLog, type DeliveryAttemptDocument } from './delivery-log';
 import { NotifierKafka } from './notifier-kafka';
 import { NotifierMetrics } from './notifier-metrics';
 import { TargetTable } from './target-table';
-import { sendWebhook, type AttemptResult } from './webhook-sender';
+import { WebhookSender, type AttemptResult } from './webhook-sender';
 
 const pollIntervalMs = 100;
 const commitIntervalMs = 1_000;
@@ -37,6 +37,7 @@ export class DeliveryWorker {
   private readonly publisher: BatchingPublisher;
   private readonly ledger = new DeliveryLedger();
   private readonly schedule: RetrySchedule;
+  private readonly sender = new WebhookSender();
   private readonly attempts = new Set<Promise<void>>();
   private readonly committed = new Map<number, bigint>();
   private assigned = new Set<number>();
@@ -116,6 +117,7 @@ export class DeliveryWorker {
     await this.commit();
     await this.consumer.disconnect();
     await this.publisher.close();
+    this.sender.close();
   }
 
   /**
@@ -156,7 +158,7 @@ export class DeliveryWorker {
       return;
     }
     const startedAt = new Date();
-    const result = await sendWebhook(
+    const result = await this.sender.send(
       {
         url: target.url,
         secret: target.secret,

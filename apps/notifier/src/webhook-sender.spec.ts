@@ -6,7 +6,7 @@ import {
   type Socket,
 } from 'node:net';
 import type { ResolvedAddress } from '@fleetlog/webhooks';
-import { sendWebhook, type HostResolver, type WebhookRequest } from './webhook-sender';
+import { WebhookSender, type HostResolver, type WebhookRequest } from './webhook-sender';
 
 /** A name no DNS server answers: a connection that looked it up itself would fail. */
 const unresolvableHost = 'receiver.fleetlog.test';
@@ -15,6 +15,13 @@ const loopback: ResolvedAddress = { address: '127.0.0.1', family: 4 };
 const elsewhere: ResolvedAddress = { address: '10.255.255.1', family: 4 };
 
 const servers: Array<Server | TcpServer> = [];
+const senders: WebhookSender[] = [];
+
+function sender(resolveHost?: HostResolver): WebhookSender {
+  const made = new WebhookSender(resolveHost);
+  senders.push(made);
+  return made;
+}
 
 async function listen(server: Server | TcpServer): Promise<number> {
   servers.push(server);
@@ -23,6 +30,7 @@ async function listen(server: Server | TcpServer): Promise<number> {
 }
 
 afterEach(async () => {
+  senders.splice(0).forEach((made) => made.close());
   await Promise.all(
     servers.splice(0).map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
   );
@@ -60,15 +68,14 @@ const webhook = (url: string, allowPrivateNetwork = true): WebhookRequest => ({
   body: '{"type":"alert.raised"}',
 });
 
-describe('sendWebhook against hostile targets', () => {
+describe('WebhookSender against hostile targets', () => {
   it('connects to the address it checked, however DNS answers afterwards (rebinding)', async () => {
     const { port, requests } = await receiver(() => ({ status: 204 }));
     const dns = rebindingResolver([loopback], [elsewhere]);
 
-    const result = await sendWebhook(
+    const result = await sender(dns.resolveHost).send(
       webhook(`http://${unresolvableHost}:${port}/hook`),
       5_000,
-      dns.resolveHost,
     );
 
     expect(result).toEqual({ outcome: 'delivered', httpStatus: 204 });
@@ -80,10 +87,9 @@ describe('sendWebhook against hostile targets', () => {
     const { port, requests } = await receiver(() => ({ status: 204 }));
     const dns = rebindingResolver([{ address: '203.0.114.7', family: 4 }, loopback], [loopback]);
 
-    const result = await sendWebhook(
+    const result = await sender(dns.resolveHost).send(
       webhook(`http://${unresolvableHost}:${port}/hook`, false),
       5_000,
-      dns.resolveHost,
     );
 
     expect(result).toEqual({ outcome: 'refused', error: expect.stringContaining('127.0.0.1') });
@@ -97,7 +103,7 @@ describe('sendWebhook against hostile targets', () => {
         : { status: 200 },
     );
 
-    const result = await sendWebhook(webhook(`http://127.0.0.1:${port}/hook`), 5_000);
+    const result = await sender().send(webhook(`http://127.0.0.1:${port}/hook`), 5_000);
 
     expect(result).toEqual({
       outcome: 'failed',
@@ -122,9 +128,72 @@ describe('sendWebhook against hostile targets', () => {
       }),
     );
 
-    const result = await sendWebhook(webhook(`http://127.0.0.1:${port}/hook`), 300);
+    const result = await sender().send(webhook(`http://127.0.0.1:${port}/hook`), 300);
 
     expect(result).toEqual({ outcome: 'failed', error: 'timed out after 300 ms' });
     await closed;
+  });
+
+  it('vets every attempt, though a connection to the target is kept open', async () => {
+    const { port, requests } = await receiver(() => ({ status: 204 }));
+    const dns = rebindingResolver([loopback], [loopback]);
+    const keeping = sender(dns.resolveHost);
+    const url = `http://${unresolvableHost}:${port}/hook`;
+
+    expect(await keeping.send(webhook(url), 5_000)).toEqual({ outcome: 'delivered', httpStatus: 204 });
+    const refused = await keeping.send(webhook(url, false), 5_000);
+
+    expect(refused).toEqual({ outcome: 'refused', error: expect.stringContaining('127.0.0.1') });
+    expect(dns.asked).toEqual([unresolvableHost, unresolvableHost]);
+    expect(requests).toHaveLength(1);
+  });
+});
+
+describe('WebhookSender connections', () => {
+  /** A receiver counting connections; `answer` decides per request, told how many this connection served before. */
+  async function countingReceiver(answer: (servedBefore: number) => 'respond' | 'close') {
+    const served = new Map<Socket, number>();
+    let connections = 0;
+    const server = createHttpServer((request, response) => {
+      const before = served.get(request.socket) ?? 0;
+      served.set(request.socket, before + 1);
+      request.resume();
+      request.on('end', () => {
+        if (answer(before) === 'close') request.socket.destroy();
+        else response.writeHead(204).end();
+      });
+    });
+    server.on('connection', () => connections++);
+    return {
+      port: await listen(server),
+      connections: () => connections,
+      requests: () => [...served.values()],
+    };
+  }
+
+  it('keeps the connection to a vetted address for the next webhook to the same target', async () => {
+    const target = await countingReceiver(() => 'respond');
+    const keeping = sender();
+
+    for (let attempt = 0; attempt < 3; attempt++)
+      expect(await keeping.send(webhook(`http://127.0.0.1:${target.port}/hook`), 5_000)).toEqual({
+        outcome: 'delivered',
+        httpStatus: 204,
+      });
+
+    expect(target.connections()).toBe(1);
+    expect(target.requests()).toEqual([3]);
+  });
+
+  it('sends again on a new connection when the receiver closed the kept one as the request went out', async () => {
+    const target = await countingReceiver((servedBefore) => (servedBefore === 0 ? 'respond' : 'close'));
+    const keeping = sender();
+    const url = `http://127.0.0.1:${target.port}/hook`;
+
+    await keeping.send(webhook(url), 5_000);
+    const result = await keeping.send(webhook(url), 5_000);
+
+    expect(result).toEqual({ outcome: 'delivered', httpStatus: 204 });
+    expect(target.connections()).toBe(2);
   });
 });
