@@ -9,6 +9,7 @@ import { Client } from '@elastic/elasticsearch';
 import { Kafka, Partitioners, logLevel, type Consumer } from 'kafkajs';
 import { topicNames, type AlertMessage, type JobRecord } from '@fleetlog/contracts';
 import { datasetNames, jobDatasets, provisionIndices } from '@fleetlog/elasticsearch';
+import { alertMessage } from '../support/alert-message';
 import { AppFleet } from '../support/app-fleet';
 import { readTopicToEnd } from '../support/kafka-reader';
 import { tearDownNamespace } from '../support/namespace-cleanup';
@@ -61,30 +62,6 @@ describe('replays API', () => {
       severity: 'warning',
       conditions: { all: [{ fact: 'speedKph', operator: 'greaterThan', value: threshold }] },
       message: '{{vehicleId}} at {{speedKph}} km/h',
-    };
-  }
-
-  function alert(
-    ruleId: string,
-    vehicleId: string,
-    startedAt: string,
-    extra: Partial<AlertMessage> = {},
-  ): AlertMessage {
-    return {
-      alertId: `${ruleId}:${vehicleId}:${startedAt}:${extra.ruleVersion ?? 1}`,
-      status: 'active',
-      ruleId,
-      ruleVersion: 1,
-      ruleName: ruleId,
-      severity: 'warning',
-      vehicleId,
-      fleetId: 'acme',
-      message: 'm',
-      startedAt,
-      raisedAt: startedAt,
-      facts: {},
-      lineage: [],
-      ...extra,
     };
   }
 
@@ -272,17 +249,17 @@ describe('replays API', () => {
   it('promotes a caught-up replay: waits for the live job to stop, hands over at its offsets, writes the rules, swaps the aliases', async () => {
     await commitAs('v2', (end) => end);
     await indexAlerts('v1', [
-      alert('it-old', 'car-1', '2026-01-01T00:00:00.000Z'),
-      alert('it-kept', 'car-1', '2026-01-01T00:01:00.000Z'),
-      alert('it-kept', 'car-2', '2026-01-01T00:02:00.000Z'),
+      alertMessage('it-old', 'car-1', '2026-01-01T00:00:00.000Z'),
+      alertMessage('it-kept', 'car-1', '2026-01-01T00:01:00.000Z'),
+      alertMessage('it-kept', 'car-2', '2026-01-01T00:02:00.000Z'),
     ]);
     await indexAlerts('v2', [
-      alert('it-kept', 'car-1', '2026-01-01T00:01:00.000Z', { ruleVersion: 2 }),
-      alert('it-kept', 'car-2', '2026-01-01T00:02:00.000Z', {
+      alertMessage('it-kept', 'car-1', '2026-01-01T00:01:00.000Z', { ruleVersion: 2 }),
+      alertMessage('it-kept', 'car-2', '2026-01-01T00:02:00.000Z', {
         status: 'cleared',
         clearedAt: '2026-01-01T00:03:00.000Z',
       }),
-      alert('it-speed', 'car-3', '2026-01-01T00:04:00.000Z'),
+      alertMessage('it-speed', 'car-3', '2026-01-01T00:04:00.000Z'),
     ]);
 
     let settled = false;
@@ -449,7 +426,9 @@ describe('replays API', () => {
       expect(refused.stderr).toContain('409 Replay lagging');
 
       await provisionIndices(elasticsearch, namespace, 'v4');
-      await indexAlerts('v4', [alert('it-speed', 'car-3', '2026-01-01T00:04:00.000Z', { ruleVersion: 2 })]);
+      await indexAlerts('v4', [
+        alertMessage('it-speed', 'car-3', '2026-01-01T00:04:00.000Z', { ruleVersion: 2 }),
+      ]);
       const diff = await cli('diff', 'v2', 'v4');
       expect(diff.code).toBe(0);
       expect(diff.stdout).toContain('v2 → v4: 3 → 1 alerts; +0 added, -2 removed, ~0 changed, 1 unchanged');

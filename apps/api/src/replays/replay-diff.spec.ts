@@ -1,41 +1,17 @@
 import { compareAlerts } from '@fleetlog/cep';
-import type { AlertMessage } from '@fleetlog/contracts';
+import { alertMessage } from '../../../../test/support/alert-message';
 import { summarizeDiff } from './replay-diff';
-
-function alert(
-  ruleId: string,
-  vehicleId: string,
-  startedAt: string,
-  extra: Partial<AlertMessage> = {},
-): AlertMessage {
-  return {
-    alertId: `${ruleId}-${vehicleId}-${startedAt}`,
-    status: 'active',
-    ruleId,
-    ruleVersion: 1,
-    ruleName: ruleId,
-    severity: 'warning',
-    vehicleId,
-    fleetId: 'acme',
-    message: 'm',
-    startedAt,
-    raisedAt: startedAt,
-    facts: {},
-    lineage: [],
-    ...extra,
-  };
-}
 
 describe('replay diff summary', () => {
   const before = [
-    alert('overspeed', 'car-1', '2026-01-01T00:00:00Z'),
-    alert('overspeed', 'car-2', '2026-01-01T00:01:00Z'),
-    alert('overheat', 'car-1', '2026-01-01T00:02:00Z'),
+    alertMessage('overspeed', 'car-1', '2026-01-01T00:00:00Z'),
+    alertMessage('overspeed', 'car-2', '2026-01-01T00:01:00Z'),
+    alertMessage('overheat', 'car-1', '2026-01-01T00:02:00Z'),
   ];
   const after = [
-    alert('overspeed', 'car-1', '2026-01-01T00:00:00Z', { ruleVersion: 2, alertId: 'other-id' }),
-    alert('overheat', 'car-1', '2026-01-01T00:02:00Z', { status: 'cleared' }),
-    alert('idling', 'car-2', '2026-01-01T00:03:00Z'),
+    alertMessage('overspeed', 'car-1', '2026-01-01T00:00:00Z', { ruleVersion: 2, alertId: 'other-id' }),
+    alertMessage('overheat', 'car-1', '2026-01-01T00:02:00Z', { status: 'cleared' }),
+    alertMessage('idling', 'car-2', '2026-01-01T00:03:00Z'),
   ];
   const diff = summarizeDiff({ from: 'v1', to: 'v2' }, { from: 3, to: 3 }, compareAlerts(before, after), 2);
 
