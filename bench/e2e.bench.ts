@@ -111,6 +111,7 @@ interface AlertTimeline {
 /** The fields of fleet.alerts and fleet.webhooks.retry records the bench reads. */
 interface AlertRecord {
   alertId: string;
+  vehicleId: string;
   ruleId: string;
   status: string;
   raisedAt: string;
@@ -142,6 +143,10 @@ interface StepResult {
   appEventLoop: Record<string, AppEventLoop>;
   latencyMs: {
     alertIndexed: LatencySummary;
+    /** Its two parts: publish → the reading's fleet.telemetry record appended (Mosquitto, the gateway, Kafka)… */
+    publishToTelemetryAppended: LatencySummary;
+    /** …and that append → the alert's fleet.alerts record appended (cep: its batch, the alert document, its commit). */
+    telemetryToAlertAppended: LatencySummary;
     webhookDelivered: LatencySummary;
     /** The alert's fleet.alerts record appended → its delivery owed appended on fleet.webhooks.retry. */
     alertToDeliveryOwed: LatencySummary;
@@ -175,6 +180,13 @@ class Pipeline {
   readonly topics = topicNames(this.namespace);
   readonly alertLatency: Observation[] = [];
   readonly webhookLatency: Observation[] = [];
+  readonly publishToTelemetryLatency: Observation[] = [];
+  readonly telemetryToAlertLatency: Observation[] = [];
+  /** A speeding reading's record and its alert's, whichever was read first, until the other is. */
+  private readonly halfSplits = new Map<
+    string,
+    { raisedAt: number; telemetryAppended?: number; alertAppended?: number }
+  >();
   readonly alertToDeliveryOwedLatency: Observation[] = [];
   readonly deliveryOwedToWebhookLatency: Observation[] = [];
   readonly deliveryOwedToAttemptLatency: Observation[] = [];
@@ -222,11 +234,11 @@ class Pipeline {
         message: '{{vehicleId}} at {{speedKph}} km/h',
       }),
     );
-    // Stamped by the broker on append: when cep, having stored the alert, handed it on, and when the notifier's
-    // fan-out recorded the delivery owed.
+    // Stamped by the broker on append: when the gateway forwarded a reading, when cep, having stored the alert,
+    // handed it on, and when the notifier's fan-out recorded the delivery owed.
     await admin.createTopics({
       waitForLeaders: true,
-      topics: (['alerts', 'webhookRetries'] as const).map((topic) => ({
+      topics: (['telemetry', 'alerts', 'webhookRetries'] as const).map((topic) => ({
         topic: this.topics[topic],
         numPartitions: topicSpecs[topic].numPartitions,
         replicationFactor: -1,
@@ -350,6 +362,9 @@ class Pipeline {
   }
 
   private async sample(): Promise<void> {
+    // A reading whose alert never came (or the reverse) is not waited for past two minutes.
+    for (const [key, { raisedAt }] of this.halfSplits)
+      if (raisedAt < Date.now() - 120_000) this.halfSplits.delete(key);
     const byGroup = await this.lagNow().catch(() => undefined);
     if (byGroup) this.lag.push({ at: Date.now(), byGroup });
     const pids = this.pids();
@@ -410,7 +425,9 @@ class Pipeline {
         const raisedAt = Date.parse(alert.raisedAt);
         this.alertLatency.push({ at: raisedAt, ms: appendedAt - raisedAt });
         this.mark(alert.alertId, raisedAt, 'alertAppended', appendedAt);
+        this.split(alert.vehicleId, raisedAt, 'alertAppended', appendedAt);
       }),
+      await this.readSpeedingReadings(),
       await this.read(this.topics.webhookRetries, (delivery: DeliveryRecord, appendedAt, position) => {
         const { kind, attempt, alert } = delivery;
         if (kind !== 'due' || attempt !== 1) return;
@@ -437,6 +454,45 @@ class Pipeline {
         ),
     });
     return reader;
+  }
+
+  /**
+   * fleet.telemetry at the full rate: only the speeding readings (the bytes `"speedKph":250,`: the load generator
+   * sends 250.0 for nothing else, and the record holds the number as JSON writes it) are parsed, for the reading's append time.
+   */
+  private async readSpeedingReadings(): Promise<Consumer> {
+    const reader = kafka.consumer({ groupId: `${this.namespace}-bench-telemetry`, maxWaitTimeInMs: 100 });
+    await reader.connect();
+    await reader.subscribe({ topic: this.topics.telemetry, fromBeginning: true });
+    await reader.run({
+      eachBatch: async ({ batch }) => {
+        for (const { value, timestamp } of batch.messages) {
+          if (!value || value.indexOf(speedingBytes) === -1) continue;
+          const { vehicleId, ts } = JSON.parse(value.toString('utf8')) as { vehicleId: string; ts: string };
+          this.split(vehicleId, Date.parse(ts), 'telemetryAppended', Number(timestamp));
+        }
+      },
+    });
+    return reader;
+  }
+
+  /** The reading at `raisedAt` (its event time is its send time) and its alert: the two parts of the alert's hop. */
+  private split(
+    vehicleId: string,
+    raisedAt: number,
+    point: 'telemetryAppended' | 'alertAppended',
+    at: number,
+  ): void {
+    const key = `${vehicleId}|${raisedAt}`;
+    const half = this.halfSplits.get(key) ?? { raisedAt };
+    half[point] = at;
+    if (half.telemetryAppended === undefined || half.alertAppended === undefined) {
+      this.halfSplits.set(key, half);
+      return;
+    }
+    this.halfSplits.delete(key);
+    this.publishToTelemetryLatency.push({ at: raisedAt, ms: half.telemetryAppended - raisedAt });
+    this.telemetryToAlertLatency.push({ at: raisedAt, ms: half.alertAppended - half.telemetryAppended });
   }
 
   /** Records the transition as seen at `position`; true (a duplicate counted if elsewhere) if it already was. */
@@ -477,6 +533,7 @@ class Pipeline {
   }
 }
 
+const speedingBytes = Buffer.from('"speedKph":250,');
 const eventLoopSamplingMs = 10;
 /** The histogram holds each sampling interval's whole length in nanoseconds: the delay is what exceeds it. */
 const lateBy = (intervalNs: number) => Math.max(0, intervalNs / 1e6 - eventLoopSamplingMs);
@@ -572,6 +629,8 @@ async function runStep(pipeline: Pipeline, rate: number, seconds: number, phase:
     ),
     latencyMs: {
       alertIndexed: summarise(pipeline.alertLatency, from, endedAt),
+      publishToTelemetryAppended: summarise(pipeline.publishToTelemetryLatency, from, endedAt),
+      telemetryToAlertAppended: summarise(pipeline.telemetryToAlertLatency, from, endedAt),
       webhookDelivered: summarise(pipeline.webhookLatency, from, endedAt),
       alertToDeliveryOwed: summarise(pipeline.alertToDeliveryOwedLatency, from, endedAt),
       deliveryOwedToWebhook: summarise(pipeline.deliveryOwedToWebhookLatency, from, endedAt),
@@ -712,7 +771,9 @@ const triple = (summary: LatencySummary | null) =>
     : `${ms(summary.p50Ms)} / ${ms(summary.p99Ms)} / ${ms(summary.p999Ms)}`;
 
 function describe(result: StepResult): string {
-  return `${result.achievedRate} ev/s; alert indexed ${triple(result.latencyMs.alertIndexed)} ms; webhook ${triple(
+  return `${result.achievedRate} ev/s; alert indexed ${triple(result.latencyMs.alertIndexed)} ms (→reading appended ${triple(
+    result.latencyMs.publishToTelemetryAppended,
+  )}, →alert appended ${triple(result.latencyMs.telemetryToAlertAppended)}); webhook ${triple(
     result.latencyMs.webhookDelivered,
   )} ms (event loop delay p99/max ms: bench ${ms(result.benchEventLoopDelayMs.p99)}/${ms(
     result.benchEventLoopDelayMs.max,
@@ -736,6 +797,8 @@ function markdownTable(results: StepResult[]): string {
     'achieved ev/s',
     'publish→alert indexed p50/p99/p999 ms',
     'publish→webhook p50/p99/p999 ms',
+    'publish→reading appended p50/p99/p999 ms',
+    'reading appended→alert appended p50/p99/p999 ms',
     'alert appended→delivery owed p50/p99/p999 ms',
     'delivery owed→webhook p50/p99/p999 ms',
     'publish→searchable p50/p99/p999 ms',
@@ -752,6 +815,8 @@ function markdownTable(results: StepResult[]): string {
     result.achievedRate.toLocaleString('en-US'),
     triple(result.latencyMs.alertIndexed),
     triple(result.latencyMs.webhookDelivered),
+    triple(result.latencyMs.publishToTelemetryAppended),
+    triple(result.latencyMs.telemetryToAlertAppended),
     triple(result.latencyMs.alertToDeliveryOwed),
     triple(result.latencyMs.deliveryOwedToWebhook),
     triple(result.latencyMs.searchable),
