@@ -24,8 +24,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client } from '@elastic/elasticsearch';
-import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import type { Consumer } from 'kafkajs';
 import { consumerGroupId, topicNames, topicSpecs } from '../dist/libs/contracts/src/index.js';
 import { datasetNames, recordIndexNames } from '../dist/libs/elasticsearch/src/index.js';
 import {
@@ -35,11 +34,12 @@ import {
   type AppName,
   type AppProcess,
 } from '../tools/main/app-process.ts';
-import { stackOptionsFromEnv, stackStatus, stackUp } from '../tools/stack/local-stack.ts';
+import { stackOptionsFromEnv, stackStatus } from '../tools/stack/local-stack.ts';
 import { LatencyHistogram, type LatencySummary } from './support/latency-histogram.ts';
 import { coresUsed, residentMiB, sampleUsage, type UsageSample } from './support/process-usage.ts';
-import { abortOnFailure, cleanUp, stopAtExit } from './support/exit-cleanup.ts';
+import { cleanUp, stopAtExit } from './support/exit-cleanup.ts';
 import { startPrivateMosquitto } from './support/private-mosquitto.ts';
+import { stackClients } from './support/stack-clients.ts';
 import { machineDescription, writeReport } from './support/report.ts';
 import { lineChartSvg } from './support/svg-chart.ts';
 import { LoadPublisher } from './support/telemetry-load.ts';
@@ -62,14 +62,7 @@ const ramps: Record<Mode, number[]> = {
 const alwaysMeasured = new Set([1_000, 5_000]);
 const loadAtStart = loadavg();
 const stackOptions = stackOptionsFromEnv();
-const endpoints = await stackUp(stackOptions);
-const kafka = new Kafka({ brokers: [endpoints.kafkaBrokers], logLevel: logLevel.NOTHING });
-const elasticsearch = new Client({ node: endpoints.elasticsearchUrl });
-const admin = kafka.admin();
-abortOnFailure();
-await admin.connect();
-stopAtExit(() => elasticsearch.close());
-stopAtExit(() => admin.disconnect());
+const { endpoints, kafka, elasticsearch, admin } = await stackClients(stackOptions);
 // A broker of its own: the stack's keeps the persistent sessions tests left behind, each queueing a copy of every
 // bench message (see bench/support/private-mosquitto.ts).
 const mosquitto = await startPrivateMosquitto();

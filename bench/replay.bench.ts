@@ -13,16 +13,15 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client } from '@elastic/elasticsearch';
-import { Kafka, logLevel } from 'kafkajs';
 import { consumerGroupId, topicNames, topicSpecs } from '../dist/libs/contracts/src/index.js';
 import { datasetNames, recordIndexNames } from '../dist/libs/elasticsearch/src/index.js';
 import { driveProfiles, SimulatedVehicle } from '../dist/libs/simulation/src/index.js';
 import { freePort, startApp, waitUntilReady } from '../tools/main/app-process.ts';
-import { serviceLogFile, stackOptionsFromEnv, stackUp } from '../tools/stack/local-stack.ts';
-import { abortOnFailure, cleanUp, stopAtExit } from './support/exit-cleanup.ts';
+import { serviceLogFile, stackOptionsFromEnv } from '../tools/stack/local-stack.ts';
+import { cleanUp, stopAtExit } from './support/exit-cleanup.ts';
 import { coresUsed, residentMiB, sampleUsage } from './support/process-usage.ts';
 import { machineDescription, writeReport } from './support/report.ts';
+import { stackClients } from './support/stack-clients.ts';
 
 const vehicles = Number(process.env.BENCH_REPLAY_VEHICLES ?? 2000);
 const eventSeconds = Number(process.env.BENCH_REPLAY_SECONDS ?? 150);
@@ -30,15 +29,8 @@ const fleetId = 'demo';
 const namespace = `bench-replay-${randomBytes(3).toString('hex')}`;
 const loadAtStart = loadavg();
 
-const endpoints = await stackUp(stackOptionsFromEnv());
-const kafka = new Kafka({ brokers: [endpoints.kafkaBrokers], logLevel: logLevel.NOTHING });
-const elasticsearch = new Client({ node: endpoints.elasticsearchUrl });
+const { endpoints, kafka, elasticsearch, admin } = await stackClients();
 const topics = topicNames(namespace);
-const admin = kafka.admin();
-abortOnFailure();
-await admin.connect();
-stopAtExit(() => elasticsearch.close());
-stopAtExit(() => admin.disconnect());
 stopAtExit(removeNamespace);
 await admin.createTopics({
   waitForLeaders: true,

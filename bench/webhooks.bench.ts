@@ -14,16 +14,15 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client } from '@elastic/elasticsearch';
-import { Kafka, logLevel, type Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 import { topicNames, topicSpecs, type AlertMessage } from '../dist/libs/contracts/src/index.js';
 import { recordIndexNames } from '../dist/libs/elasticsearch/src/index.js';
 import { freePort, startApp, waitUntilReady } from '../tools/main/app-process.ts';
-import { stackOptionsFromEnv, stackUp } from '../tools/stack/local-stack.ts';
-import { abortOnFailure, cleanUp, stopAtExit } from './support/exit-cleanup.ts';
+import { cleanUp } from './support/exit-cleanup.ts';
 import { LatencyHistogram, type LatencySummary } from './support/latency-histogram.ts';
 import { coresUsed, sampleUsage } from './support/process-usage.ts';
 import { machineDescription, writeReport } from './support/report.ts';
+import { stackClients } from './support/stack-clients.ts';
 
 const stormSize = Number(process.env.BENCH_WEBHOOKS_STORM ?? 5_000);
 const inFlightLimits = (process.env.BENCH_WEBHOOKS_IN_FLIGHT ?? '4,32').split(',').map(Number);
@@ -33,14 +32,7 @@ const maxDrainMs = 10 * 60_000;
 const warmUpStorm = 500;
 const loadAtStart = loadavg();
 
-const endpoints = await stackUp(stackOptionsFromEnv());
-const kafka = new Kafka({ brokers: [endpoints.kafkaBrokers], logLevel: logLevel.NOTHING });
-const elasticsearch = new Client({ node: endpoints.elasticsearchUrl });
-const admin = kafka.admin();
-abortOnFailure();
-await admin.connect();
-stopAtExit(() => admin.disconnect());
-stopAtExit(() => elasticsearch.close());
+const { endpoints, kafka, elasticsearch, admin } = await stackClients();
 
 interface StormResult {
   maxInFlightPerTarget: number;
