@@ -19,7 +19,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, copyFileSync, writeFileSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
@@ -43,6 +42,7 @@ import { stackClients } from './support/stack-clients.ts';
 import { machineDescription, writeReport } from './support/report.ts';
 import { lineChartSvg } from './support/svg-chart.ts';
 import { LoadPublisher } from './support/telemetry-load.ts';
+import { startWebhookReceiver } from './support/webhook-receiver.ts';
 
 type Mode = 'indexed' | 'rollups-only';
 
@@ -198,7 +198,7 @@ class Pipeline {
   private readonly ports = new Map<AppName, number>();
   readonly groups: string[];
   private readonly rulesDir = mkdtempSync(join(tmpdir(), 'fleetlog-e2e-rules-'));
-  private receiver: Server | undefined;
+  private stopReceiver: (() => Promise<void>) | undefined;
   private readonly timelines = new Map<string, AlertTimeline>();
   private readers: Consumer[] = [];
   private sampler: NodeJS.Timeout | undefined;
@@ -324,7 +324,7 @@ class Pipeline {
     clearInterval(this.sampler);
     for (const reader of this.readers) await reader.disconnect();
     for (const app of [...this.apps.values()].reverse()) await app.stop();
-    await new Promise((resolve) => this.receiver?.close(resolve));
+    await this.stopReceiver?.();
     const indices = [
       ...Object.values(datasetNames(this.namespace, 'v1')).map((names) => names.index),
       ...Object.values(recordIndexNames(this.namespace)),
@@ -386,28 +386,18 @@ class Pipeline {
   }
 
   private async startReceiver(): Promise<string> {
-    const port = await freePort();
-    this.receiver = createServer((request, response) => {
-      const chunks: Buffer[] = [];
-      request.on('data', (chunk: Buffer) => chunks.push(chunk));
-      request.on('end', () => {
-        response.writeHead(204).end();
-        const { type, timestamp, data } = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-        if (
-          this.seenBefore('webhook', String(request.headers['webhook-id']), String(++this.webhooksReceived))
-        )
-          return;
-        if (type === 'alert.active' && data.ruleId === 'e2e-speeding') {
-          const raisedAt = Date.parse(data.raisedAt);
-          const arrivedAt = Date.now();
-          this.webhookLatency.push({ at: raisedAt, ms: arrivedAt - raisedAt });
-          this.mark(data.alertId, raisedAt, 'attemptStarted', Date.parse(timestamp));
-          this.mark(data.alertId, raisedAt, 'webhookArrived', arrivedAt);
-        }
-      });
+    const receiver = await startWebhookReceiver('/e2e', ({ id, body: { type, timestamp, data } }) => {
+      if (this.seenBefore('webhook', id, String(++this.webhooksReceived))) return;
+      if (type === 'alert.active' && data.ruleId === 'e2e-speeding') {
+        const raisedAt = Date.parse(data.raisedAt);
+        const arrivedAt = Date.now();
+        this.webhookLatency.push({ at: raisedAt, ms: arrivedAt - raisedAt });
+        this.mark(data.alertId, raisedAt, 'attemptStarted', Date.parse(timestamp));
+        this.mark(data.alertId, raisedAt, 'webhookArrived', arrivedAt);
+      }
     });
-    await new Promise<void>((resolve) => this.receiver!.listen(port, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${port}/e2e`;
+    this.stopReceiver = receiver.stop;
+    return receiver.url;
   }
 
   private async startReaders(): Promise<void> {

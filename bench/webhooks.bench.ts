@@ -11,7 +11,6 @@
  * BENCH_WEBHOOKS_STORM (alerts, default 5000), BENCH_WEBHOOKS_IN_FLIGHT (limits to measure, default "4,32").
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Producer } from 'kafkajs';
@@ -23,6 +22,7 @@ import { LatencyHistogram, type LatencySummary } from './support/latency-histogr
 import { coresUsed, sampleUsage } from './support/process-usage.ts';
 import { machineDescription, writeReport } from './support/report.ts';
 import { stackClients } from './support/stack-clients.ts';
+import { startWebhookReceiver } from './support/webhook-receiver.ts';
 
 const stormSize = Number(process.env.BENCH_WEBHOOKS_STORM ?? 5_000);
 const inFlightLimits = (process.env.BENCH_WEBHOOKS_IN_FLIGHT ?? '4,32').split(',').map(Number);
@@ -45,25 +45,18 @@ interface StormResult {
   notifierCores: number;
 }
 
-/** Webhooks received, by alert id, with the time each arrived. */
+/** The target: webhooks received, by alert id, with the time each arrived. */
 class Receiver {
-  private server: Server | undefined;
+  private stopServer: (() => Promise<void>) | undefined;
   private readonly waiting = new Map<string, (arrivedAt: number) => void>();
 
   async start(): Promise<string> {
-    const port = await freePort();
-    this.server = createServer((request, response) => {
-      const chunks: Buffer[] = [];
-      request.on('data', (chunk: Buffer) => chunks.push(chunk));
-      request.on('end', () => {
-        response.writeHead(204).end();
-        const { data } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { data: AlertMessage };
-        this.waiting.get(data.alertId)?.(performance.now());
-        this.waiting.delete(data.alertId);
-      });
+    const { url, stop } = await startWebhookReceiver('/storm', ({ body: { data } }) => {
+      this.waiting.get(data.alertId)?.(performance.now());
+      this.waiting.delete(data.alertId);
     });
-    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${port}/storm`;
+    this.stopServer = stop;
+    return url;
   }
 
   /** Resolves with the arrival time of the alert's first webhook. */
@@ -71,8 +64,8 @@ class Receiver {
     return new Promise((resolve) => this.waiting.set(alertId, resolve));
   }
 
-  stop(): Promise<void> {
-    return new Promise((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  async stop(): Promise<void> {
+    await this.stopServer?.();
   }
 }
 
