@@ -34,9 +34,9 @@ async function findMosquitto(): Promise<string> {
 
 /**
  * A Mosquitto of its own for the run, with the local stack's configuration (same renderer, so the same
- * persistence, autosave and queue limits) on a free port. The shared broker cannot be used: every persistent
- * session left there with a shared subscription to fleet/+/+/+ (integration tests leave them for 24 h) would get a
- * copy of each bench message, queued and rewritten to disk every second, which slows the broker down for its other
+ * persistence, autosave and queue limits) on a free port. Not the shared broker: any persistent session left there
+ * with a subscription to fleet/+/+/+ (a test run that died before ending its gateway's, a main job killed) would get
+ * a copy of each bench message, queued and rewritten to disk every second, which slows the broker down for its other
  * users and distorts what is measured here.
  */
 export async function startPrivateMosquitto(): Promise<PrivateMosquitto> {

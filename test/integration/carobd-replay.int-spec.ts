@@ -6,8 +6,8 @@ import { Client } from '@elastic/elasticsearch';
 import { AssignerProtocol, Kafka, logLevel, type Admin } from 'kafkajs';
 import mqtt from 'mqtt';
 import { consumerGroupId, topicNames, type AlertMessage, type TelemetryRecord } from '@fleetlog/contracts';
+import { endBrokerSession } from '@fleetlog/mqtt';
 import { AppFleet } from '../support/app-fleet';
-import { endBrokerSession } from '../support/broker-sessions';
 import { readCarObdRecording, replaySchedule, type ReplayMessage } from '../support/carobd';
 import {
   expectedAlerts,
@@ -123,8 +123,6 @@ describe('carOBD drives replayed through the pipeline', () => {
   afterAll(async () => {
     for (const run of runs) {
       const exitCodes = await run.apps.stopAll();
-      // Again, in case the test failed before its gateway's session was ended.
-      await endBrokerSession(`${run.namespace}-gateway`);
       const logFile = join(tmpdir(), `fleetlog-${run.namespace}.log`);
       writeFileSync(logFile, run.apps.output.join('\n'));
       // Warnings and errors explain most failures (pino levels: 40 warn, 50 error, 60 fatal).
@@ -473,7 +471,7 @@ describe('carOBD drives replayed through the pipeline', () => {
       30_000,
     );
     expect(await gateway.stop()).toBe(0);
-    await endBrokerSession(`${run.namespace}-gateway`);
+    await endBrokerSession(process.env.MQTT_URL!, `${run.namespace}-gateway`);
     checkLog(run, await readTopicToEnd(telemetryTopic, 30_000));
   }
 

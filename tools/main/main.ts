@@ -5,6 +5,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 // The built library (npm start builds first), so this script and the notifier share one implementation.
+import { endBrokerSession } from '../../dist/libs/mqtt/src/index.js';
 import { verifyWebhook, type WebhookHeaders } from '../../dist/libs/webhooks/src/index.js';
 import { stackDown, stackOptionsFromEnv, stackUp } from '../stack/local-stack.ts';
 import {
@@ -17,6 +18,7 @@ import {
 } from './app-process.ts';
 
 const logDirectory = join('.fleetlog', 'logs');
+const gatewayClientId = 'fleetlog-main-gateway';
 const keepStack = process.env.FLEETLOG_KEEP_STACK === '1';
 const say = (line: string) => process.stdout.write(`${line}\n`);
 // Ctrl-C also reaches a pipe reader (`npm start | tee …`): losing the terminal must not stop the clean-up.
@@ -38,11 +40,19 @@ interface AlertEvent {
 async function main(): Promise<void> {
   const stackOptions = { ...stackOptionsFromEnv(), log: (line: string) => say(`  stack: ${line}`) };
   const running: SupervisedApp[] = [];
+  let mqttUrl: string | undefined;
   let stopping: Promise<void> | undefined;
   const stopAll = () =>
     (stopping ??= (async () => {
       say('\nStopping…');
       for (const app of running.reverse()) await app.stop();
+      // The simulated vehicles stopped with the job, so nothing is owed to its gateway; a session left on the broker
+      // would queue every message tests publish after it, for good (see endBrokerSession).
+      if (mqttUrl !== undefined) {
+        await endBrokerSession(mqttUrl, gatewayClientId).catch((error: Error) =>
+          say(`  could not end the gateway's broker session: ${error.message}`),
+        );
+      }
       if (!keepStack) await stackDown(stackOptions);
       say(
         keepStack ? 'Apps stopped; local stack left running (FLEETLOG_KEEP_STACK=1).' : 'Everything stopped.',
@@ -54,6 +64,7 @@ async function main(): Promise<void> {
   try {
     say('Starting the local stack (Kafka, Elasticsearch, Mosquitto) — the first run downloads them…');
     const endpoints = await stackUp(stackOptions);
+    mqttUrl = endpoints.mqttUrl;
     const secret = `whsec_${randomBytes(24).toString('base64')}`;
     const webhookUrl = await startWebhookReceiver(secret);
     // The api's bootstrap admin key: the one in the environment, or one made for this run and printed below.
@@ -66,10 +77,8 @@ async function main(): Promise<void> {
     };
     mkdirSync(logDirectory, { recursive: true });
     const apps: Array<[AppName, NodeJS.ProcessEnv]> = [
-      // Long enough for the supervisor to restart a crashed gateway with nothing lost. Left at the 24 h default, the
-      // session of a stopped demo had the shared local broker queue and autosave every message tests published
-      // after it, for a day: 200 MB rewritten each second.
-      ['gateway', { HTTP_PORT: '3001', GATEWAY_SESSION_EXPIRY_S: '600' }],
+      // Long enough for the supervisor to restart a crashed gateway with nothing lost; the session is ended on stop.
+      ['gateway', { HTTP_PORT: '3001', MQTT_CLIENT_ID: gatewayClientId, GATEWAY_SESSION_EXPIRY_S: '600' }],
       ['cep', { HTTP_PORT: '3002' }],
       // The demo's receiver is on loopback, which the SSRF guard refuses unless told otherwise.
       [

@@ -59,7 +59,8 @@ export const gatewayEnvSchema = z.object({
   GATEWAY_MAX_EVENT_AGE_H: positiveInt(7 * 24),
   /**
    * How long the broker keeps this gateway's session (and queues messages for it) while it is away: long enough to
-   * ride out a restart or an outage. Tests use minutes, so a finished run stops costing the broker.
+   * ride out a restart or an outage. A gateway that will not come back should have its session ended
+   * (`endBrokerSession`, libs/mqtt): Mosquitto 2.0.11 forgets the expiry of a session it restored after a restart.
    */
   GATEWAY_SESSION_EXPIRY_S: z.coerce
     .number()

@@ -1,1 +1,2 @@
 export * from './acknowledging-subscriber';
+export * from './broker-session';
