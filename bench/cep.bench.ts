@@ -46,6 +46,7 @@ const processorOptions: StreamProcessorOptions = {
   allowedLatenessMs: 30_000,
   aggregateWindowMs: 60_000,
   maxRebuildMs: 6 * 3_600_000,
+  maxAggregatesPerCall: 1_000,
 };
 /** As the gateway configures it (its defaults). */
 const ingestOptions = {

@@ -34,6 +34,7 @@ const options: StreamProcessorOptions = {
   allowedLatenessMs: 5_000,
   aggregateWindowMs: 60_000,
   maxRebuildMs: 3_600_000,
+  maxAggregatesPerCall: Infinity,
 };
 
 function ruleById(id: string): Rule {

@@ -51,6 +51,7 @@ function drive(fault: FaultKind | undefined, seconds = 3600) {
     allowedLatenessMs: 5_000,
     aggregateWindowMs: 60_000,
     maxRebuildMs: 3_600_000,
+    maxAggregatesPerCall: Infinity,
   });
   const deadLetters: TelemetryDeadLetter[] = [];
   const raised = new Set<string>();

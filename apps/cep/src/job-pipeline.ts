@@ -101,6 +101,7 @@ export class JobPipeline {
       allowedLatenessMs: config.CEP_ALLOWED_LATENESS_MS,
       aggregateWindowMs: config.CEP_AGGREGATE_WINDOW_MS,
       maxRebuildMs: config.CEP_MAX_REBUILD_MS,
+      maxAggregatesPerCall: config.CEP_MAX_AGGREGATES_PER_BATCH,
     });
   }
 

@@ -33,6 +33,7 @@ export class Backtest {
       allowedLatenessMs: options.allowedLatenessMs,
       aggregateWindowMs: 60_000,
       maxRebuildMs: 3_600_000,
+      maxAggregatesPerCall: Infinity,
     });
   }
 

@@ -7,22 +7,35 @@
 export interface PartitionCheckpoint {
   rebuildFrom: string;
   watermark: number;
+  /**
+   * Every aggregate window ending at or before this is written: the watermark, or just below the end of the oldest
+   * window that ended but waits to be written (StreamProcessorOptions.maxAggregatesPerCall).
+   */
+  aggregatesThrough: number;
 }
 
 const version = 1;
 
 export function encodeCheckpoint(checkpoint: PartitionCheckpoint): string {
-  return JSON.stringify({ v: version, from: checkpoint.rebuildFrom, wm: checkpoint.watermark });
+  const { rebuildFrom, watermark, aggregatesThrough } = checkpoint;
+  // Left out when it says nothing more than the watermark: the common case, and the only one before it existed.
+  return JSON.stringify(
+    aggregatesThrough < watermark
+      ? { v: version, from: rebuildFrom, wm: watermark, ag: aggregatesThrough }
+      : { v: version, from: rebuildFrom, wm: watermark },
+  );
 }
 
 /** Undefined for metadata that is missing or not ours (another tool committed): rebuild nothing then. */
 export function decodeCheckpoint(metadata: string | null | undefined): PartitionCheckpoint | undefined {
   if (!metadata) return undefined;
   try {
-    const parsed = JSON.parse(metadata) as { v?: unknown; from?: unknown; wm?: unknown };
+    const parsed = JSON.parse(metadata) as { v?: unknown; from?: unknown; wm?: unknown; ag?: unknown };
     if (parsed.v !== version || typeof parsed.from !== 'string' || !/^\d+$/.test(parsed.from))
       return undefined;
-    return { rebuildFrom: parsed.from, watermark: typeof parsed.wm === 'number' ? parsed.wm : -Infinity };
+    const watermark = typeof parsed.wm === 'number' ? parsed.wm : -Infinity;
+    const aggregatesThrough = typeof parsed.ag === 'number' ? parsed.ag : watermark;
+    return { rebuildFrom: parsed.from, watermark, aggregatesThrough };
   } catch {
     return undefined;
   }

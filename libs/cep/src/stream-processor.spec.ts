@@ -14,6 +14,7 @@ const options: StreamProcessorOptions = {
   allowedLatenessMs: 5_000,
   aggregateWindowMs: 60_000,
   maxRebuildMs: 3_600_000,
+  maxAggregatesPerCall: Infinity,
 };
 
 function rule(document: Record<string, unknown>): Rule {
@@ -245,6 +246,84 @@ describe('StreamProcessor', () => {
     expect(closed(processor.advanceClock(t0 + 185_000, [0]))).toEqual([
       'acme/truck-3/2026-11-23T12:02:00.000Z',
     ]);
+  });
+
+  describe('with at most a few aggregate documents per call', () => {
+    const capped = { ...options, maxAggregatesPerCall: 2 };
+    /** Four vehicles reporting every 25 s for three minutes, in one partition, then the clock. */
+    const fleetLog = () => {
+      const log = new Log();
+      for (let second = 5; second < 180; second += 25) {
+        for (const vehicleId of ['truck-1', 'truck-2', 'truck-3', 'truck-4']) log.add(second, {}, vehicleId);
+      }
+      return log;
+    };
+    const aggregatesOf = (batch: ProcessedBatch) =>
+      batch.writes.filter((write) => write.index === indices.aggregates.index);
+    const byId = (batches: ProcessedBatch[]) =>
+      new Map(batches.flatMap(aggregatesOf).map((write) => [write.id, write.document]));
+    const uninterrupted = () => {
+      const processor = new StreamProcessor([], options);
+      return byId([processor.process(fleetLog().records), processor.advanceClock(t0 + 300_000, [0])]);
+    };
+
+    it('writes each ended window once, spread over the calls that follow its end', () => {
+      const processor = new StreamProcessor([], capped);
+      const batches = fleetLog().records.map((record) => processor.process([record]));
+      batches.push(processor.advanceClock(t0 + 300_000, [0]), processor.advanceClock(t0 + 301_000, [0]));
+
+      expect(Math.max(...batches.map((batch) => aggregatesOf(batch).length))).toBe(2);
+      // Also where a record does not move the watermark: the second vehicle's message of the same second.
+      const pastFirstEnd = fleetLog().records.findIndex((record) => record.value.includes('12:01:20'));
+      const firstMinute = batches
+        .slice(pastFirstEnd, pastFirstEnd + 2)
+        .flatMap(aggregatesOf)
+        .filter((write) => write.id.endsWith('12:00:00.000Z'));
+      expect(firstMinute).toHaveLength(4);
+      const written = batches.flatMap(aggregatesOf).map((write) => write.id);
+      expect(new Set(written).size).toBe(written.length);
+      expect(byId(batches)).toEqual(uninterrupted());
+      expect(byId(batches).size).toBe(12);
+    });
+
+    it('leaves a new owner the windows not yet written at the checkpoint, and only those', () => {
+      const records = fleetLog().records;
+      const first = new StreamProcessor([], capped);
+      // 12:02:10 (truck-1), the first record past the end of the second minute plus lateness: two of the four
+      // windows ending at 12:02:00 are written with it, two wait.
+      const split = records.findIndex((record) => record.value.includes('12:02:10')) + 1;
+      const before = records.slice(0, split).map((record) => first.process([record]));
+      const metadata = first.checkpoint(0)!;
+      const checkpoint = decodeCheckpoint(metadata)!;
+      expect(checkpoint.aggregatesThrough).toBeLessThan(checkpoint.watermark);
+
+      const second = new StreamProcessor([], capped);
+      const rebuildFrom = Number(second.assign(0, String(split), metadata));
+      const after = records.slice(rebuildFrom).map((record) => second.process([record]));
+      after.push(second.advanceClock(t0 + 300_000, [0]), second.advanceClock(t0 + 301_000, [0]));
+
+      const expected = uninterrupted();
+      const rewritten = byId(after);
+      // Windows of the first minute were all written before the checkpoint: not again.
+      expect([...rewritten.keys()].filter((id) => id.endsWith('12:00:00.000Z'))).toEqual([]);
+      for (const [id, document] of rewritten) expect(document).toEqual(expected.get(id));
+      expect(new Map([...byId(before), ...rewritten])).toEqual(expected);
+    });
+
+    it('re-reads from the start of the oldest window still waiting, however far the watermark has gone', () => {
+      const records = fleetLog().records;
+      const first = new StreamProcessor([], { ...options, maxAggregatesPerCall: 1 });
+      // One call up to 12:02:35: the watermark passes two window ends, one window of the eight is written.
+      const before = [first.process(records)];
+      expect(aggregatesOf(before[0]!)).toHaveLength(1);
+      const metadata = first.checkpoint(0)!;
+
+      const second = new StreamProcessor([], options);
+      const rebuildFrom = Number(second.assign(0, String(records.length), metadata));
+      expect(rebuildFrom).toBe(0);
+      const after = [second.process(records.slice(rebuildFrom)), second.advanceClock(t0 + 300_000, [0])];
+      expect(new Map([...byId(before), ...byId(after)])).toEqual(uninterrupted());
+    });
   });
 
   it('rebuilds from its checkpoint after a restart and repeats no alert and misses none', () => {

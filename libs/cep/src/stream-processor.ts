@@ -33,6 +33,13 @@ export interface StreamProcessorOptions {
   aggregateWindowMs: number;
   /** The longest span a rebuild re-reads, whatever an old active alert would want. */
   maxRebuildMs: number;
+  /**
+   * The most aggregate documents one `process` or `advanceClock` call writes. Windows are aligned to the epoch, so
+   * every vehicle's window ends at the same boundary: written with one batch, 10,000 vehicles' documents held that
+   * batch's alerts back by a second. Beyond this many, the windows that ended stay open (and in the checkpoint) and
+   * close in the next calls.
+   */
+  maxAggregatesPerCall: number;
 }
 
 export interface ProcessedBatch {
@@ -96,8 +103,10 @@ class PartitionState {
   constructor(
     /** Records below this offset were fully processed by a previous owner: replay them silently. */
     readonly suppressBelow: number,
-    /** Timers and windows due at or before this were fired by a previous owner. */
+    /** Timers due at or before this were fired by a previous owner. */
     readonly restoredWatermark: number,
+    /** Aggregate windows ending at or before this were written by a previous owner. */
+    readonly restoredAggregatesThrough: number,
     /** The checkpoint this state was rebuilt from: still the right one to commit until a record has been read. */
     readonly restoredCheckpoint: string | undefined,
     readonly partition: number,
@@ -174,6 +183,8 @@ class RuleProgram {
 export class StreamProcessor {
   private program: RuleProgram;
   private readonly partitions = new Map<number, PartitionState>();
+  /** What the current `process` or `advanceClock` call may still write of aggregate documents. */
+  private aggregatesLeft = 0;
 
   constructor(
     rules: readonly Rule[],
@@ -234,6 +245,7 @@ export class StreamProcessor {
       new PartitionState(
         checkpoint ? Number(committedOffset) : -1,
         checkpoint?.watermark ?? -Infinity,
+        checkpoint?.aggregatesThrough ?? -Infinity,
         checkpoint ? metadata! : undefined,
         partition,
       ),
@@ -254,7 +266,14 @@ export class StreamProcessor {
 
   process(records: readonly ConsumedRecord[]): ProcessedBatch {
     const batch: ProcessedBatch = { writes: [], alerts: [], unreadable: [], late: 0, duplicates: 0 };
+    this.aggregatesLeft = this.options.maxAggregatesPerCall;
     for (const record of records) this.processRecord(record, batch);
+    // Windows an earlier call left to write go on here even if no record moved the watermark. Only partitions of
+    // this batch: if its writes fail, those are the partitions the caller rebuilds.
+    for (const partition of new Set(records.map((record) => record.partition))) {
+      const state = this.partitions.get(partition);
+      if (state) this.closeDueMinutes(state, batch);
+    }
     return batch;
   }
 
@@ -264,10 +283,12 @@ export class StreamProcessor {
    */
   advanceClock(now: number, caughtUpPartitions: readonly number[]): ProcessedBatch {
     const batch: ProcessedBatch = { writes: [], alerts: [], unreadable: [], late: 0, duplicates: 0 };
+    this.aggregatesLeft = this.options.maxAggregatesPerCall;
     for (const partition of caughtUpPartitions) {
       const state = this.partitions.get(partition);
       if (!state) continue;
       this.advanceWatermark(state, now - this.options.allowedLatenessMs, true, batch);
+      this.closeDueMinutes(state, batch);
     }
     return batch;
   }
@@ -284,7 +305,14 @@ export class StreamProcessor {
     for (const origin of state.activeAlertOrigins.values()) {
       if (origin < from) from = Math.max(origin, earliestKept);
     }
-    return encodeCheckpoint({ rebuildFrom: String(from), watermark: state.watermark });
+    // Windows that ended but are not written yet (see maxAggregatesPerCall) are rebuilt and written by a new owner,
+    // from before their start (positions are at least a second of event time apart).
+    const aggregatesThrough = Math.min(state.watermark, state.nextMinuteEnd - 1);
+    if (aggregatesThrough < state.watermark) {
+      const windowStart = state.nextMinuteEnd - this.options.aggregateWindowMs;
+      from = Math.min(from, offsetReaching(state.positions, windowStart - 1_000));
+    }
+    return encodeCheckpoint({ rebuildFrom: String(from), watermark: state.watermark, aggregatesThrough });
   }
 
   /** Alerts active now on the assigned partitions: each holds its raising message's facts until it clears. */
@@ -439,19 +467,30 @@ export class StreamProcessor {
       this.emitAlerts(state, transitions, emit && due.due > state.restoredWatermark, batch);
       this.scheduleAbsence(state, vehicle);
     }
-    if (watermark >= state.nextMinuteEnd) this.closeMinutes(state, watermark, emit, batch);
+    this.closeDueMinutes(state, batch);
   }
 
-  /** Writes and drops every open aggregate window that ends by `watermark`, then finds the next end. */
-  private closeMinutes(state: PartitionState, watermark: number, emit: Emit, batch: ProcessedBatch): void {
+  private closeDueMinutes(state: PartitionState, batch: ProcessedBatch): void {
+    if (state.watermark >= state.nextMinuteEnd && this.aggregatesLeft > 0) this.closeMinutes(state, batch);
+  }
+
+  /**
+   * Writes and drops the open aggregate windows that end by the watermark, then finds the next end; or, once the
+   * call's `aggregatesLeft` is spent, stops with `nextMinuteEnd` still at or below the watermark, for the next
+   * record or clock tick to go on. A window is written unless a previous owner did (`restoredAggregatesThrough`),
+   * also while a rebuild re-reads records it had processed: it may have committed them before writing the window.
+   */
+  private closeMinutes(state: PartitionState, batch: ProcessedBatch): void {
     const { aggregates } = this.program;
     let nextEnd = Infinity;
     for (const fleet of state.vehicles.values()) {
       for (const vehicle of fleet.values()) {
-        const ended = aggregates.minutesEndedBy(vehicle.numbers, watermark);
+        const ended = aggregates.minutesEndedBy(vehicle.numbers, state.watermark);
+        if (ended > 0 && this.aggregatesLeft <= 0) return;
         for (let index = 0; index < ended; index++) {
           const minute = this.program.minute.over(vehicle.numbers, aggregates.nthMinuteAt(index));
-          if (emit && minute.end > state.restoredWatermark) {
+          if (minute.end > state.restoredAggregatesThrough) {
+            this.aggregatesLeft--;
             const document = minute.document(vehicle.vehicleId, vehicle.fleetId);
             batch.writes.push({
               index: this.options.indices.aggregates.index,
@@ -516,7 +555,7 @@ export class StreamProcessor {
   private partitionOf(partition: number): PartitionState {
     let state = this.partitions.get(partition);
     if (!state) {
-      state = new PartitionState(-1, -Infinity, undefined, partition);
+      state = new PartitionState(-1, -Infinity, -Infinity, undefined, partition);
       this.partitions.set(partition, state);
     }
     return state;

@@ -100,6 +100,11 @@ export const cepEnvSchema = z.object({
   CEP_ALLOWED_LATENESS_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   /** Size of the per-vehicle aggregate windows written to the aggregates index. */
   CEP_AGGREGATE_WINDOW_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
+  /**
+   * The most aggregate documents a batch writes. Every vehicle's window ends at the same boundary; the rest of that
+   * boundary's documents go with the next batches, so the batch that crosses it does not hold alerts back.
+   */
+  CEP_MAX_AGGREGATES_PER_BATCH: z.coerce.number().int().min(1).default(1_000),
   /** The most event time a restarted or rebalanced instance re-reads to rebuild state for long-active alerts. */
   CEP_MAX_REBUILD_MS: z.coerce
     .number()
