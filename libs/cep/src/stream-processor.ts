@@ -268,12 +268,6 @@ export class StreamProcessor {
     const batch: ProcessedBatch = { writes: [], alerts: [], unreadable: [], late: 0, duplicates: 0 };
     this.aggregatesLeft = this.options.maxAggregatesPerCall;
     for (const record of records) this.processRecord(record, batch);
-    // Windows an earlier call left to write go on here even if no record moved the watermark. Only partitions of
-    // this batch: if its writes fail, those are the partitions the caller rebuilds.
-    for (const partition of new Set(records.map((record) => record.partition))) {
-      const state = this.partitions.get(partition);
-      if (state) this.closeDueMinutes(state, batch);
-    }
     return batch;
   }
 
@@ -388,6 +382,8 @@ export class StreamProcessor {
       if (!last || eventTime - last.time >= 1_000) state.positions.push({ time: eventTime, offset });
     }
     this.advanceWatermark(state, state.maxEventTime - this.options.allowedLatenessMs, emit, batch);
+    // Also when the watermark stayed: windows an earlier call left to write go on with each record.
+    this.closeDueMinutes(state, batch);
   }
 
   private evaluate(
@@ -467,7 +463,6 @@ export class StreamProcessor {
       this.emitAlerts(state, transitions, emit && due.due > state.restoredWatermark, batch);
       this.scheduleAbsence(state, vehicle);
     }
-    this.closeDueMinutes(state, batch);
   }
 
   private closeDueMinutes(state: PartitionState, batch: ProcessedBatch): void {
