@@ -123,12 +123,13 @@ export class DeliveryWorker {
   /**
    * Deliveries the fan-out has just committed to fleet.webhooks.retry, handed over instead of read back: one Kafka
    * fetch less between an alert and its webhook. Only those on partitions this worker owns; the owner of any other
-   * reads them. Reading one of them again later changes nothing (the ledger knows its offset).
+   * reads them. Reading one of them again later changes nothing (the ledger knows its offset), nor does handing over
+   * one the reading got to first.
    */
   owe(deliveries: Array<RecordPosition & { key: string; value: string }>): void {
     for (const { partition, offset, key, value } of deliveries) {
       if (this.assigned.has(partition))
-        this.ledger.read(partition, offset, key, JSON.parse(value) as WebhookDeliveryRecord);
+        this.ledger.handOver(partition, offset, key, JSON.parse(value) as WebhookDeliveryRecord);
     }
     this.attemptDue();
   }

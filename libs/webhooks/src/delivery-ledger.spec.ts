@@ -149,6 +149,34 @@ describe('DeliveryLedger', () => {
     expect(ledger.takeDue(later, 10).map(({ due: { attempt } }) => attempt)).toEqual([2]);
   });
 
+  it('takes a delivery handed over by the fan-out before its partition is read that far, once', () => {
+    const ledger = new DeliveryLedger();
+    readAll(ledger, []);
+    ledger.handOver(0, 0n, keyOf('a'), due('a'));
+    const [delivery] = ledger.takeDue(now, 10);
+    expect(delivery?.key).toBe(keyOf('a'));
+    ledger.read(0, 0n, keyOf('a'), due('a'));
+    ledger.advance(0, 1n, 1n);
+    ledger.settle(delivery!, 1n);
+    ledger.read(0, 1n, keyOf('a'), settled('a'));
+    ledger.advance(0, 2n, 2n);
+    expect(ledger.takeDue(now, 10)).toEqual([]);
+    expect(ledger.size).toBe(0);
+  });
+
+  it('ignores a hand-over that comes after the partition was read past it: the delivery read there was already made', () => {
+    const ledger = new DeliveryLedger();
+    readAll(ledger, [due('a')]);
+    const [delivery] = ledger.takeDue(now, 10);
+    ledger.settle(delivery!, 1n);
+    ledger.read(0, 1n, keyOf('a'), settled('a'));
+    ledger.advance(0, 2n, 2n);
+    // The fan-out's commit returned late, after the worker had read, attempted and settled the same record.
+    ledger.handOver(0, 0n, keyOf('a'), due('a'));
+    expect(ledger.takeDue(now, 10)).toEqual([]);
+    expect(ledger.size).toBe(0);
+  });
+
   it('owes a delivery again when its outcome could not be stored', () => {
     const ledger = new DeliveryLedger();
     readAll(ledger, [due('a')]);

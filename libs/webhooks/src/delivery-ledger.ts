@@ -75,6 +75,18 @@ export class DeliveryLedger {
     else this.owe({ key, partition, offset, due: record });
   }
 
+  /**
+   * A delivery its writer has just committed, handed over instead of read back. The partition's reading can get
+   * there first when the commit's answer is handled late; if it also attempted the delivery and read back the settled
+   * record, nothing in the ledger says the delivery was made, and taking the hand-over would make it again. What was
+   * read stands: a hand-over of a record the reading has passed changes nothing.
+   */
+  handOver(partition: number, offset: bigint, key: string, record: WebhookDeliveryRecord): void {
+    const next = this.progress.get(partition)?.next;
+    if (next !== undefined && offset < next) return;
+    this.read(partition, offset, key, record);
+  }
+
   /** After each fetched batch, markers-only batches included. */
   advance(partition: number, next: bigint, highWatermark: bigint): void {
     const progress = this.progress.get(partition) ?? { next: undefined, caughtUp: false };
