@@ -35,6 +35,12 @@ function readAll(ledger: DeliveryLedger, records: Array<WebhookDeliveryDue | Web
   ledger.advance(0, BigInt(records.length), BigInt(records.length));
 }
 
+/** Nothing to attempt now or later: the delivery was made, or never owed. */
+function expectNothingOwed(ledger: DeliveryLedger): void {
+  expect(ledger.takeDue(now, 10)).toEqual([]);
+  expect(ledger.size).toBe(0);
+}
+
 describe('DeliveryLedger', () => {
   it('owes the latest record of each key: a later due replaces an earlier one, settled ends the delivery', () => {
     const ledger = new DeliveryLedger();
@@ -52,8 +58,7 @@ describe('DeliveryLedger', () => {
     expect(ledger.takeDue(now, 10)).toEqual([]);
     ledger.read(0, 1n, keyOf('a'), settled('a'));
     ledger.advance(0, 2n, 2n);
-    expect(ledger.takeDue(now, 10)).toEqual([]);
-    expect(ledger.size).toBe(0);
+    expectNothingOwed(ledger);
   });
 
   it('holds a retry until it is due', () => {
@@ -160,8 +165,7 @@ describe('DeliveryLedger', () => {
     ledger.settle(delivery!, 1n);
     ledger.read(0, 1n, keyOf('a'), settled('a'));
     ledger.advance(0, 2n, 2n);
-    expect(ledger.takeDue(now, 10)).toEqual([]);
-    expect(ledger.size).toBe(0);
+    expectNothingOwed(ledger);
   });
 
   it('ignores a hand-over that comes after the partition was read past it: the delivery read there was already made', () => {
@@ -173,8 +177,7 @@ describe('DeliveryLedger', () => {
     ledger.advance(0, 2n, 2n);
     // The fan-out's commit returned late, after the worker had read, attempted and settled the same record.
     ledger.handOver(0, 0n, keyOf('a'), due('a'));
-    expect(ledger.takeDue(now, 10)).toEqual([]);
-    expect(ledger.size).toBe(0);
+    expectNothingOwed(ledger);
   });
 
   it('owes a delivery again when its outcome could not be stored', () => {
