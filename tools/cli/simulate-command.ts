@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { builtAppMain } from '../main/app-process.ts';
 import { UsageError } from './api-client.ts';
 import type { Command } from './command.ts';
 
@@ -25,7 +25,7 @@ const flags = {
   'mqtt-url': 'MQTT_URL',
 } as const;
 
-const simulatorMain = join('dist', 'apps', 'simulator', 'src', 'main.js');
+const simulatorMain = builtAppMain('simulator');
 
 /** `fleetlog simulate [flags]`: the simulator in the foreground, until its duration ends or Ctrl-C. */
 export const simulateCommand: Command = {

@@ -12,10 +12,15 @@ export interface AppProcess {
   stop(graceMs?: number): Promise<number | null>;
 }
 
+/** The entry point of a built app (`npm run build`), relative to the repository root. */
+export function builtAppMain(name: AppName): string {
+  return join('dist', 'apps', name, 'src', 'main.js');
+}
+
 /** Starts one built app (dist/) as its own process, each output line handed to `onLine`. Run from the repository root. */
 export function startApp(name: AppName, env: NodeJS.ProcessEnv, onLine: (line: string) => void): AppProcess {
   // kafkajs 2.2.4 arms a negative timer per request (tulios/kafkajs#1751), harmless but warned about by Node 24.
-  const args = ['--disable-warning=TimeoutNegativeWarning', join('dist', 'apps', name, 'src', 'main.js')];
+  const args = ['--disable-warning=TimeoutNegativeWarning', builtAppMain(name)];
   const child = spawn(process.execPath, args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
