@@ -1,5 +1,6 @@
 export * from './topics/topic-names';
 export * from './topics/fleet.telemetry/telemetry-message';
+export * from './topics/fleet.telemetry/telemetry-record-codec';
 export * from './topics/fleet.telemetry.dlq/telemetry-dead-letter';
 export * from './topics/fleet.alerts/alert-message';
 export * from './topics/fleet.webhooks.dlq/webhook-dead-letter';
