@@ -69,6 +69,13 @@ const reading: TelemetryRecord = {
   receivedAt: '2026-12-04T15:00:01.200Z',
 };
 
+/** A record with dtcs, its JSON tail replaced. */
+function withTail(tail: string): Buffer {
+  const value = encodeTelemetryRecord({ ...reading, dtcs: ['P0301'] });
+  const tailLength = Buffer.byteLength(JSON.stringify({ dtcs: ['P0301'] }));
+  return Buffer.concat([value.subarray(0, value.length - tailLength), Buffer.from(tail)]);
+}
+
 describe('fleet.telemetry record values', () => {
   it('decode to exactly the record that was encoded, whichever fields it has', () => {
     fc.assert(
@@ -108,11 +115,17 @@ describe('fleet.telemetry record values', () => {
     }
   });
 
+  it('take dtcs, obd and ext from the JSON tail, the rest from the binary part', () => {
+    const decoded = decodeTelemetryRecord(withTail('{"dtcs":["P0420"],"ext":{"note":"x"}}'));
+    expect(decoded).toStrictEqual({ ...reading, dtcs: ['P0420'], ext: { note: 'x' } });
+  });
+
   it.each([
     ['empty', Buffer.alloc(0)],
     ['of a later format', Buffer.concat([Buffer.from([2]), encodeTelemetryRecord(reading).subarray(1)])],
     ['with an unknown channel', Buffer.from(encodeTelemetryRecord(reading)).fill(7, 1, 2)],
     ['JSON that is not a record', Buffer.from('{"vehicleId":"truck-1"}')],
+    ['binary with a JSON tail that is not an object', withTail('null')],
     ['neither format', Buffer.from('not a record')],
   ])('are unreadable, not misread, when %s', (_case, value) => {
     expect(decodeTelemetryRecord(value)).toBeUndefined();

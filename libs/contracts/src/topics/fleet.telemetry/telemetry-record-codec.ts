@@ -167,7 +167,8 @@ function decodeFormatOne(value: Buffer): TelemetryRecord | undefined {
     if (presence & hasGnssSpeed) position.gnssSpeedKph = scratchNumbers[next++];
     record.position = position;
   }
-  // One line per field: a store through a computed key costs twice as much here.
+  // One named store per field: through a computed key, the stores cost twice as much, and V8 turns a record with
+  // more than 12 properties outside its own fields (these are) into a slow dictionary.
   if (presence & (1 << 5)) record.speedKph = scratchNumbers[next++];
   if (presence & (1 << 6)) record.rpm = scratchNumbers[next++];
   if (presence & (1 << 7)) record.coolantTempC = scratchNumbers[next++];
@@ -181,18 +182,28 @@ function decodeFormatOne(value: Buffer): TelemetryRecord | undefined {
   if (presence & hasIgnition) record.ignition = (presence & ignitionOn) !== 0;
   if (presence & hasConnection) record.connection = presence & connectionOnline ? 'online' : 'offline';
   if (presence & hasJsonTail) {
-    let tail: Pick<TelemetryMessage, (typeof tailFields)[number]>;
-    try {
-      tail = JSON.parse(value.toString('utf8', tailAt)) as typeof tail;
-    } catch {
-      return undefined;
-    }
-    for (const field of tailFields) if (tail[field] !== undefined) record[field] = tail[field] as never;
+    const tail = tailFrom(value, tailAt);
+    if (tail === undefined) return undefined;
+    // Named stores: see the readings above.
+    if (tail.dtcs !== undefined) record.dtcs = tail.dtcs;
+    if (tail.obd !== undefined) record.obd = tail.obd;
+    if (tail.ext !== undefined) record.ext = tail.ext;
   }
   const stamped = record as TelemetryRecord;
   stamped.channel = channel;
   stamped.receivedAt = text.substring(receivedAtAt, textEnd);
   return stamped;
+}
+
+type Tail = Pick<TelemetryMessage, (typeof tailFields)[number]>;
+
+function tailFrom(value: Buffer, at: number): Tail | undefined {
+  try {
+    const tail: unknown = JSON.parse(value.toString('utf8', at));
+    return typeof tail === 'object' && tail !== null ? (tail as Tail) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function tailOf(record: TelemetryRecord): string | undefined {
