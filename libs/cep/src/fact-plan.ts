@@ -1,10 +1,4 @@
-import {
-  parameterizedFactKey,
-  parameterizedFactsReadBy,
-  secondsSinceLastMessage,
-  type Facts,
-  type Rule,
-} from '@fleetlog/rules';
+import { parameterizedFactKey, parameterizedFactsReadBy, type Facts, type Rule } from '@fleetlog/rules';
 import { copyNumbers, doubleArray, SlidingWindow, type WindowFunction } from '@fleetlog/windows';
 
 /** One sliding window a vehicle keeps: a field over a span, with the functions some rule asks of it. */
@@ -161,7 +155,9 @@ export class FactPlan {
     facts: Facts,
     derived: unknown[],
   ): void {
-    facts[secondsSinceLastMessage] =
+    // A named store, not `facts[secondsSinceLastMessage]`: V8 turns an object with more than 12 properties outside
+    // its own fields into a slow dictionary when a computed key adds one, and a decoded record has 15 or more there.
+    facts.secondsSinceLastMessage =
       previousTime === undefined ? undefined : (eventTime - previousTime) / 1000;
     const at = this.previousAt;
     for (let index = 0; index < this.previousFields.length; index++) {
