@@ -24,7 +24,12 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer } from 'kafkajs';
-import { consumerGroupId, topicNames, topicSpecs } from '../dist/libs/contracts/src/index.js';
+import {
+  consumerGroupId,
+  decodeTelemetryRecord,
+  topicNames,
+  topicSpecs,
+} from '../dist/libs/contracts/src/index.js';
 import { datasetNames, recordIndexNames } from '../dist/libs/elasticsearch/src/index.js';
 import {
   freePort,
@@ -41,7 +46,7 @@ import { startPrivateMosquitto } from './support/private-mosquitto.ts';
 import { stackClients } from './support/stack-clients.ts';
 import { machineDescription, writeReport } from './support/report.ts';
 import { lineChartSvg } from './support/svg-chart.ts';
-import { LoadPublisher } from './support/telemetry-load.ts';
+import { LoadPublisher, speedingKph } from './support/telemetry-load.ts';
 import { startWebhookReceiver } from './support/webhook-receiver.ts';
 
 type Mode = 'indexed' | 'rollups-only';
@@ -439,10 +444,7 @@ class Pipeline {
     return reader;
   }
 
-  /**
-   * fleet.telemetry at the full rate: only the speeding readings (the bytes `"speedKph":250,`: the load generator
-   * sends 250.0 for nothing else, and the record holds the number as JSON writes it) are parsed, for the reading's append time.
-   */
+  /** fleet.telemetry at the full rate, for the append time of the speeding readings (`speedingKph`: nothing else is). */
   private async readSpeedingReadings(): Promise<Consumer> {
     const reader = kafka.consumer({ groupId: `${this.namespace}-bench-telemetry`, maxWaitTimeInMs: 100 });
     await reader.connect();
@@ -450,9 +452,9 @@ class Pipeline {
     await reader.run({
       eachBatch: async ({ batch }) => {
         for (const { value, timestamp } of batch.messages) {
-          if (!value || value.indexOf(speedingBytes) === -1) continue;
-          const { vehicleId, ts } = JSON.parse(value.toString('utf8')) as { vehicleId: string; ts: string };
-          this.split(vehicleId, Date.parse(ts), 'telemetryAppended', Number(timestamp));
+          const reading = value ? decodeTelemetryRecord(value) : undefined;
+          if (reading?.speedKph !== speedingKph) continue;
+          this.split(reading.vehicleId, Date.parse(reading.ts), 'telemetryAppended', Number(timestamp));
         }
       },
     });
@@ -516,7 +518,6 @@ class Pipeline {
   }
 }
 
-const speedingBytes = Buffer.from('"speedKph":250,');
 const eventLoopSamplingMs = 10;
 /** The histogram holds each sampling interval's whole length in nanoseconds: the delay is what exceeds it. */
 const lateBy = (intervalNs: number) => Math.max(0, intervalNs / 1e6 - eventLoopSamplingMs);

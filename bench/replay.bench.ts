@@ -13,7 +13,12 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { consumerGroupId, topicNames, topicSpecs } from '../dist/libs/contracts/src/index.js';
+import {
+  consumerGroupId,
+  encodeTelemetryRecord,
+  topicNames,
+  topicSpecs,
+} from '../dist/libs/contracts/src/index.js';
 import { datasetNames, recordIndexNames } from '../dist/libs/elasticsearch/src/index.js';
 import { driveProfiles, SimulatedVehicle } from '../dist/libs/simulation/src/index.js';
 import { freePort, startApp, waitUntilReady } from '../tools/main/app-process.ts';
@@ -65,7 +70,7 @@ for (let second = 0; second < eventSeconds; second++) {
     const message = vehicle.tick(new Date(start + second * 1000), 1);
     return {
       key: message.vehicleId,
-      value: JSON.stringify({ ...message, channel: 'telemetry', receivedAt }),
+      value: encodeTelemetryRecord({ ...message, channel: 'telemetry', receivedAt }),
     };
   });
   await producer.send({ topic: topics.telemetry, acks: -1, messages });

@@ -14,7 +14,7 @@ interface BenchVehicle {
   head: string;
   /** The readings after `seq`: varied between vehicles, fixed per vehicle (their values do not change the cost). */
   readings: string;
-  /** The same readings at 250 km/h: what `alertEvery` sends. */
+  /** The same readings at `speedingKph`: what `alertEvery` sends. */
   speedingReadings: string;
   seq: number;
   connection: number;
@@ -37,6 +37,9 @@ export function sentAtOf(text: string): number {
   return Number.parseFloat(text.slice(start, text.indexOf('}', start)));
 }
 
+/** The speed of the readings `alertEvery` sends; the others stay below 110 km/h. */
+export const speedingKph = 250;
+
 function benchVehicles(fleetId: string, count: number, connections: number): BenchVehicle[] {
   return Array.from({ length: count }, (_, index) => {
     const vehicleId = `v-${String(index).padStart(5, '0')}`;
@@ -52,7 +55,7 @@ function benchVehicles(fleetId: string, count: number, connections: number): Ben
       topic: `fleet/${fleetId}/${vehicleId}/telemetry`,
       head: `{"vehicleId":"${vehicleId}","fleetId":"${fleetId}",`,
       readings: readingsAt(vary(20, 90, 1)),
-      speedingReadings: readingsAt('250.0'),
+      speedingReadings: readingsAt(speedingKph.toFixed(1)),
       seq: 0,
       connection: index % connections,
     };

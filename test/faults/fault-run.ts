@@ -3,7 +3,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@elastic/elasticsearch';
-import { topicNames, type AlertMessage, type TelemetryRecord } from '@fleetlog/contracts';
+import {
+  decodeTelemetryRecord,
+  topicNames,
+  type AlertMessage,
+  type TelemetryRecord,
+} from '@fleetlog/contracts';
 import { datasetNames } from '@fleetlog/elasticsearch';
 import { freePort, waitUntilReady, type AppName, type AppProcess } from '../../tools/main/app-process';
 import { AppFleet } from '../support/app-fleet';
@@ -230,7 +235,7 @@ export class FaultRun {
   private async telemetryInKafka(): Promise<{ total: number; counts: Map<string, number> }> {
     const records = await readTopicToEnd(topicNames(this.namespace).telemetry, 120_000);
     return countBy(
-      records.map((record) => JSON.parse(record.value.toString()) as TelemetryRecord),
+      records.map((record) => decodeTelemetryRecord(record.value)!),
       (telemetry) => readingKey(telemetry.vehicleId, telemetry.seq!),
     );
   }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
-import { topicNames, type TelemetryDeadLetter, type TelemetryRecord } from '@fleetlog/contracts';
+import { decodeTelemetryRecord, topicNames, type TelemetryDeadLetter } from '@fleetlog/contracts';
 import { AppFleet } from '../support/app-fleet';
 import { readTopic, readTopicToEnd, type ReadRecord } from '../support/kafka-reader';
 import { testNamespace } from '../support/test-namespace';
@@ -277,7 +277,7 @@ describe('bad telemetry', () => {
       30_000,
     );
     const logged = (await readTopicToEnd(topics.telemetry, 30_000))
-      .map((record) => JSON.parse(record.value.toString()) as TelemetryRecord)
+      .map((record) => decodeTelemetryRecord(record.value)!)
       .filter((record) => record.fleetId === fleetId);
     expect(logged.map((record) => record.vehicleId).sort()).toEqual([...good].sort());
   });
@@ -292,7 +292,7 @@ describe('bad telemetry', () => {
       (record) => record.key === 'resender',
     );
     expect(copies).toHaveLength(2);
-    const [first, second] = copies.map((record) => JSON.parse(record.value.toString()) as TelemetryRecord);
+    const [first, second] = copies.map((record) => decodeTelemetryRecord(record.value)!);
     expect({ ...first, receivedAt: undefined }).toEqual({ ...second, receivedAt: undefined });
     expect(first).toMatchObject({ fleetId, vehicleId: 'resender', seq: 7 });
   });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import { AssignerProtocol, Kafka, logLevel, type Admin } from 'kafkajs';
 import mqtt from 'mqtt';
-import { consumerGroupId, topicNames, type AlertMessage, type TelemetryRecord } from '@fleetlog/contracts';
+import { consumerGroupId, decodeTelemetryRecord, topicNames, type AlertMessage } from '@fleetlog/contracts';
 import { endBrokerSession } from '@fleetlog/mqtt';
 import { AppFleet } from '../support/app-fleet';
 import { readCarObdRecording, replaySchedule, type ReplayMessage } from '../support/carobd';
@@ -388,7 +388,7 @@ describe('carOBD drives replayed through the pipeline', () => {
   ): Promise<Map<number, bigint>> {
     const topic = topicNames(to.namespace).telemetry;
     const records = (await readTopicToEnd(topicNames(from.namespace).telemetry, 30_000))
-      .map((record) => ({ ...record, telemetry: JSON.parse(record.value.toString()) as TelemetryRecord }))
+      .map((record) => ({ ...record, telemetry: decodeTelemetryRecord(record.value)! }))
       .filter(({ telemetry }) => telemetry.fleetId === from.fleetId)
       .sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)))
       .map(({ telemetry, key, value }) => ({ partition: partitionOf(telemetry.vehicleId), key, value }));
@@ -459,7 +459,7 @@ describe('carOBD drives replayed through the pipeline', () => {
     // A PUBACK to the device only says that Mosquitto has the message: wait until the gateway has put all of them
     // in the log before stopping it, or the rest would wait in its session on the broker.
     const telemetryTopic = topicNames(run.namespace).telemetry;
-    const ours = (record: ReadRecord) => JSON.parse(record.value.toString()).fleetId === run.fleetId;
+    const ours = (record: ReadRecord) => decodeTelemetryRecord(record.value)?.fleetId === run.fleetId;
     let counted = 0;
     let found = 0;
     await readTopic(
@@ -486,7 +486,7 @@ describe('carOBD drives replayed through the pipeline', () => {
    */
   function checkLog(run: Run, log: ReadRecord[]): void {
     const records = log
-      .map((record) => ({ ...record, telemetry: JSON.parse(record.value.toString()) as TelemetryRecord }))
+      .map((record) => ({ ...record, telemetry: decodeTelemetryRecord(record.value)! }))
       .sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
     const ours = records.filter((record) => record.telemetry.fleetId === run.fleetId);
     expect(ours).toHaveLength(schedule.length);

@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@elastic/elasticsearch';
 import { Kafka, logLevel } from 'kafkajs';
-import { topicNames, type GatewayProgress, type TelemetryRecord } from '@fleetlog/contracts';
+import {
+  encodeTelemetryRecord,
+  topicNames,
+  type GatewayProgress,
+  type TelemetryRecord,
+} from '@fleetlog/contracts';
 import { createKafka, ensureTopics } from '@fleetlog/kafka';
 import { pino } from 'pino';
 import { AlertTail } from '../support/alert-tail';
@@ -55,7 +60,7 @@ describe('cep and the gateways’ progress', () => {
     return producer.send({
       topic: topics.telemetry,
       acks: -1,
-      messages: [{ key: vehicleId, value: JSON.stringify(record) }],
+      messages: [{ key: vehicleId, value: encodeTelemetryRecord(record) }],
     });
   };
 

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import {
+  decodeTelemetryRecord,
   topicNames,
   type GatewayProgress,
   type TelemetryDeadLetter,
-  type TelemetryRecord,
 } from '@fleetlog/contracts';
 import { AppFleet } from '../support/app-fleet';
 import { readTopic, type ReadRecord } from '../support/kafka-reader';
@@ -35,7 +35,7 @@ describe('gateway', () => {
   const publish = (vehicleId: string, payload: string | Buffer, channel = 'telemetry') =>
     device.publishAsync(`fleet/${fleetId}/${vehicleId}/${channel}`, payload, { qos: 1 });
   const identityOf = (record: ReadRecord) => {
-    const telemetry = JSON.parse(record.value.toString()) as TelemetryRecord;
+    const telemetry = decodeTelemetryRecord(record.value)!;
     return `${telemetry.vehicleId}#${telemetry.seq}`;
   };
 

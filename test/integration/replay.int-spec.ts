@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import { Kafka, logLevel } from 'kafkajs';
-import type { AlertMessage, TelemetryRecord } from '@fleetlog/contracts';
+import { encodeTelemetryRecord, type AlertMessage, type TelemetryRecord } from '@fleetlog/contracts';
 import { datasetNames } from '@fleetlog/elasticsearch';
 import { freePort } from '../../tools/main/app-process.ts';
 import { AppFleet } from '../support/app-fleet';
@@ -73,7 +73,7 @@ describe('replay and promote', () => {
       receivedAt: ts,
       speedKph,
     };
-    return { key: vehicleId, value: JSON.stringify(record) };
+    return { key: vehicleId, value: encodeTelemetryRecord(record) };
   };
 
   const webhooks = () => receiver.received.map((request) => JSON.parse(request.body) as WebhookEvent);

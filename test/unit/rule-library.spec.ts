@@ -6,7 +6,7 @@ import {
   StreamProcessor,
   type StreamProcessorOptions,
 } from '@fleetlog/cep';
-import type { AlertMessage, TelemetryRecord } from '@fleetlog/contracts';
+import { encodeTelemetryRecord, type AlertMessage, type TelemetryRecord } from '@fleetlog/contracts';
 import { datasetNames } from '@fleetlog/elasticsearch';
 import type { ConsumedRecord } from '@fleetlog/kafka';
 import { parseRuleSet, type Rule } from '@fleetlog/rules';
@@ -89,7 +89,7 @@ function consumed(value: TelemetryRecord, offset: number): ConsumedRecord {
     partition: 0,
     offset: String(offset),
     key: value.vehicleId,
-    value: Buffer.from(JSON.stringify(value)),
+    value: encodeTelemetryRecord(value),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { AlertMessage, TelemetryRecord } from '@fleetlog/contracts';
+import { encodeTelemetryRecord, type AlertMessage, type TelemetryRecord } from '@fleetlog/contracts';
 import type { ConsumedRecord } from '@fleetlog/kafka';
 import { validateRule, type Rule } from '@fleetlog/rules';
 import { Backtest, compareAlerts } from './backtest';
@@ -49,7 +49,7 @@ function drive(speedsByVehicle: Record<string, number[]>): ConsumedRecord[] {
         partition,
         offset: String(second),
         key: vehicleId,
-        value: Buffer.from(JSON.stringify(value)),
+        value: encodeTelemetryRecord(value),
       };
     }),
   );

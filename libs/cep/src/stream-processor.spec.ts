@@ -1,4 +1,4 @@
-import type { AlertMessage, TelemetryRecord } from '@fleetlog/contracts';
+import { encodeTelemetryRecord, type AlertMessage, type TelemetryRecord } from '@fleetlog/contracts';
 import { datasetNames } from '@fleetlog/elasticsearch';
 import type { ConsumedRecord } from '@fleetlog/kafka';
 import { validateRule, type Rule } from '@fleetlog/rules';
@@ -73,7 +73,7 @@ class Log {
       partition: 0,
       offset: String(this.records.length),
       key: vehicleId,
-      value: Buffer.from(JSON.stringify(value)),
+      value: encodeTelemetryRecord(value),
     });
     return this;
   }

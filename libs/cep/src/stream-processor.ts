@@ -1,4 +1,9 @@
-import type { AlertLineage, AlertMessage, TelemetryRecord } from '@fleetlog/contracts';
+import {
+  decodeTelemetryRecord,
+  type AlertLineage,
+  type AlertMessage,
+  type TelemetryRecord,
+} from '@fleetlog/contracts';
 import type { DatasetKey, DatasetNames, DocumentWrite } from '@fleetlog/elasticsearch';
 import type { ConsumedRecord } from '@fleetlog/kafka';
 import {
@@ -326,7 +331,7 @@ export class StreamProcessor {
   }
 
   private processRecord(record: ConsumedRecord, batch: ProcessedBatch): void {
-    const telemetry = decode(record.value);
+    const telemetry = decodeTelemetryRecord(record.value);
     const eventTime = telemetry ? Date.parse(telemetry.ts) : Number.NaN;
     if (!telemetry || Number.isNaN(eventTime)) {
       batch.unreadable.push(record);
@@ -566,7 +571,8 @@ export class StreamProcessor {
     if (!vehicle) {
       // Every field from the start: one added later goes to a separate property array.
       vehicle = {
-        fleetId: telemetry.fleetId,
+        // One copy of the fleet's id for all its vehicles: every record decodes a copy of its own.
+        fleetId: fleet.values().next().value?.fleetId ?? telemetry.fleetId,
         vehicleId: telemetry.vehicleId,
         applicable: this.program.tracker.applicableTo(telemetry.fleetId, telemetry.vehicleId),
         states: undefined,
@@ -625,19 +631,6 @@ function offsetReaching(positions: readonly Position[], time: number): number {
     else low = middle + 1;
   }
   return positions[low]!.time >= time ? positions[low]!.offset : positions.at(-1)!.offset;
-}
-
-function decode(value: Buffer): TelemetryRecord | undefined {
-  try {
-    const parsed = JSON.parse(value.toString('utf8')) as TelemetryRecord;
-    const valid =
-      typeof parsed?.vehicleId === 'string' &&
-      typeof parsed.fleetId === 'string' &&
-      typeof parsed.ts === 'string';
-    return valid ? parsed : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { decodeTelemetryRecord } from '@fleetlog/contracts';
 import { TelemetryIngest, type IngestOutcome } from './telemetry-ingest';
 
 const receivedAt = new Date('2026-11-23T12:00:00.000Z');
@@ -109,10 +110,10 @@ describe('TelemetryIngest', () => {
       'with raw OBD-II to decode',
       JSON.stringify({ ...good, speedKph: undefined, obd: { mode01: { '0D': '3C' } } }),
     ],
-  ])('gives the Kafka record bytes that parse to the record: %s', (_case, payload) => {
+  ])('gives the Kafka record bytes that decode to the record: %s', (_case, payload) => {
     const outcome = run(payload);
     if (!outcome.accepted) throw new Error(outcome.deadLetter.detail);
-    expect(JSON.parse(outcome.bytes.toString('utf8'))).toEqual(JSON.parse(JSON.stringify(outcome.record)));
+    expect(decodeTelemetryRecord(outcome.bytes)).toStrictEqual(outcome.record);
     expect(outcome.record).toMatchObject({ channel: 'telemetry', receivedAt: '2026-11-23T12:00:00.000Z' });
   });
 

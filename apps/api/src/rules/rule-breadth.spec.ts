@@ -1,3 +1,4 @@
+import { encodeTelemetryRecord, type TelemetryRecord } from '@fleetlog/contracts';
 import type { ConsumedRecord } from '@fleetlog/kafka';
 import { validateRule, type Rule } from '@fleetlog/rules';
 import { isBroad, isJudgedPerMessage, RuleBreadthMeter, type RuleBreadth } from './rule-breadth';
@@ -24,12 +25,19 @@ function traffic(): ConsumedRecord[] {
   for (let vehicle = 0; vehicle < 20; vehicle++) {
     const fleetId = vehicle < 10 ? 'acme' : 'globex';
     const vehicleId = `truck-${vehicle}`;
-    const record = (value: object) => ({
+    const record = (value: Partial<TelemetryRecord>) => ({
       topic: 'fleet.telemetry',
       partition: 0,
       offset: String(records.length),
       key: vehicleId,
-      value: Buffer.from(JSON.stringify({ fleetId, vehicleId, ts: '2026-12-03T06:00:00Z', ...value })),
+      value: encodeTelemetryRecord({
+        fleetId,
+        vehicleId,
+        ts: '2026-12-03T06:00:00Z',
+        channel: 'telemetry',
+        receivedAt: '2026-12-03T06:00:00.100Z',
+        ...value,
+      }),
     });
     for (let reading = 0; reading < 10; reading++) records.push(record({ speedKph: 40 + reading * 10 }));
     records.push(record({ connection: 'online', channel: 'status' }));

@@ -1,3 +1,4 @@
+import { decodeTelemetryRecord } from '@fleetlog/contracts';
 import type { ConsumedRecord } from '@fleetlog/kafka';
 import {
   compileRules,
@@ -69,7 +70,7 @@ export class RuleBreadthMeter {
 
   feed(records: readonly ConsumedRecord[]): void {
     for (const record of records) {
-      const facts = parse(record.value);
+      const facts = decodeTelemetryRecord(record.value) as Facts | undefined;
       if (!facts || !this.fields.some((field) => facts[field] !== undefined)) continue;
       const vehicle = `${String(facts.fleetId)}/${String(facts.vehicleId)}`;
       const counts = this.perVehicle.get(vehicle) ?? { messages: 0, matched: 0 };
@@ -107,15 +108,4 @@ function factsOf(condition: Condition): string[] {
   if ('any' in condition) return condition.any.flatMap(factsOf);
   if ('not' in condition) return factsOf(condition.not);
   return [condition.fact];
-}
-
-function parse(value: Buffer): Facts | undefined {
-  try {
-    const facts: unknown = JSON.parse(value.toString('utf8'));
-    return typeof facts === 'object' && facts !== null && !Array.isArray(facts)
-      ? (facts as Facts)
-      : undefined;
-  } catch {
-    return undefined;
-  }
 }
