@@ -1,4 +1,9 @@
-import { encodeTelemetryRecord, type AlertMessage, type TelemetryRecord } from '@fleetlog/contracts';
+import {
+  decodeTelemetryRecord,
+  encodeTelemetryRecord,
+  type AlertMessage,
+  type TelemetryRecord,
+} from '@fleetlog/contracts';
 import { datasetNames } from '@fleetlog/elasticsearch';
 import type { ConsumedRecord } from '@fleetlog/kafka';
 import { validateRule, type Rule } from '@fleetlog/rules';
@@ -96,6 +101,20 @@ describe('StreamProcessor', () => {
     expect(batch.writes.filter((write) => write.index === indices.alerts.index)).toHaveLength(2);
     // Raw telemetry is the telemetry indexer's to store, not a job's.
     expect(batch.writes.filter((write) => write.index === indices.telemetry.index)).toEqual([]);
+  });
+
+  it('reads the JSON records the log holds from before the binary format like binary ones', () => {
+    const binary = new Log().drive(0, [100, 130, 130, 130, 130, 100]).records;
+    // Every other record as the gateway wrote it until format 1: the record's JSON.
+    const mixed = binary.map((record, index) =>
+      index % 2 === 0
+        ? record
+        : { ...record, value: Buffer.from(JSON.stringify(decodeTelemetryRecord(record.value))) },
+    );
+    expect(mixed[1]!.value.toString()).toMatch(/^\{"vehicleId":"truck-1"/);
+    const fromMixed = new StreamProcessor([overspeed], options).process(mixed);
+    expect(fromMixed.unreadable).toEqual([]);
+    expect(fromMixed.alerts).toEqual(new StreamProcessor([overspeed], options).process(binary).alerts);
   });
 
   it('as the telemetry indexer, stores every record as a document and derives no alerts or aggregates', () => {
