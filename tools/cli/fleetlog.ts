@@ -8,10 +8,11 @@ import type { Command, CommandGroup } from './command.ts';
 import { replayCommands } from './replay-commands.ts';
 import { rulesCommands } from './rules-commands.ts';
 import { simulateCommand } from './simulate-command.ts';
+import { telemetryCommand } from './telemetry-command.ts';
 
 const groups: Record<string, CommandGroup> = { rules: rulesCommands, replay: replayCommands };
-/** Commands that are a group of their own: `fleetlog simulate [flags]`. */
-const commands: Record<string, Command> = { simulate: simulateCommand };
+/** Commands that are a group of their own: `fleetlog simulate [flags]`, `fleetlog telemetry [flags]`. */
+const commands: Record<string, Command> = { simulate: simulateCommand, telemetry: telemetryCommand };
 
 function usage(): string {
   const lines = [

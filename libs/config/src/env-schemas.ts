@@ -237,6 +237,12 @@ export const simulatorEnvSchema = z.object({
   SIMULATOR_DURATION_S: z.coerce.number().int().min(0).default(0),
 });
 
+/** Tools that read the log, such as `fleetlog telemetry`. */
+export const logReaderEnvSchema = z.object({
+  FLEETLOG_NAMESPACE: common.FLEETLOG_NAMESPACE,
+  ...kafka,
+});
+
 export type GatewayConfig = z.infer<typeof gatewayEnvSchema>;
 export type CepConfig = z.infer<typeof cepEnvSchema>;
 export type NotifierConfig = z.infer<typeof notifierEnvSchema>;
