@@ -26,7 +26,10 @@ export interface TelemetryMessage {
   ext?: Record<string, unknown>;
 }
 
-/** The value of a fleet.telemetry record (key: vehicleId): the validated message, stamped by the gateway. */
+/**
+ * A fleet.telemetry record (key: vehicleId): the validated message, stamped by the gateway. Its value is written by
+ * `encodeTelemetryRecord`.
+ */
 export interface TelemetryRecord extends TelemetryMessage {
   /** The MQTT topic's last level: telemetry, dtc or status. */
   channel: 'telemetry' | 'dtc' | 'status';
