@@ -7,10 +7,10 @@ import { testNamespace } from '../support/test-namespace';
 
 const run = promisify(execFile);
 
-/** `fleetlog telemetry` as an operator runs it, on a namespace of its own; resolves whatever its exit code. */
-function telemetry(namespace: string, ...args: string[]) {
+/** `fleetlog telemetry` as an operator runs it, with `env` on top of ours; resolves whatever its exit code. */
+function telemetry(env: NodeJS.ProcessEnv, ...args: string[]) {
   return run(process.execPath, ['tools/cli/fleetlog.ts', 'telemetry', ...args], {
-    env: { ...process.env, FLEETLOG_NAMESPACE: namespace },
+    env: { ...process.env, ...env },
     timeout: 60_000,
   }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
@@ -53,7 +53,14 @@ describe('fleetlog telemetry', () => {
       await producer.disconnect();
     }
 
-    const printed = await telemetry(namespace, '--vehicle', 'truck-1', '--from-beginning', '--limit', '3');
+    const printed = await telemetry(
+      { FLEETLOG_NAMESPACE: namespace },
+      '--vehicle',
+      'truck-1',
+      '--from-beginning',
+      '--limit',
+      '3',
+    );
     expect(printed.code).toBe(0);
     expect(
       printed.stdout
@@ -67,9 +74,12 @@ describe('fleetlog telemetry', () => {
     ]);
   });
 
-  it('refuses a limit that is not a whole number of records', async () => {
-    const refused = await telemetry(testNamespace('telemetry-cli'), '--limit', '0');
-    expect(refused.code).toBe(2);
-    expect(refused.stderr).toContain('--limit must be a whole number of records');
+  it('refuses a limit that is not a whole number of records, and a bad setting naming it', async () => {
+    const zero = await telemetry({}, '--limit', '0');
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toContain('--limit must be a whole number of records');
+    const badBrokers = await telemetry({ KAFKA_BROKERS: 'no-port' }, '--limit', '1');
+    expect(badBrokers.code).toBe(2);
+    expect(badBrokers.stderr).toContain('KAFKA_BROKERS: must be a comma-separated list of host:port');
   });
 });

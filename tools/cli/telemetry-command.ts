@@ -17,8 +17,7 @@ export const telemetryCommand: Command = {
   summary:
     'prints fleet.telemetry records as JSON lines ({partition, offset, record}, or {partition, offset, ' +
     'unreadable: base64}, shown whatever the filters), new ones until Ctrl-C or --limit of them; uses ' +
-    'KAFKA_BROKERS and FLEETLOG_NAMESPACE ' +
-    '(needs npm run build)',
+    'KAFKA_BROKERS and FLEETLOG_NAMESPACE (needs npm run build)',
   async run(args) {
     const options = parsedOptions(args);
     if (!existsSync(dist))
@@ -28,7 +27,13 @@ export const telemetryCommand: Command = {
       await import(`${dist}contracts/src/index.js`);
     const { loadConfig, logReaderEnvSchema }: typeof import('../../dist/libs/config/src/index.js') =
       await import(`${dist}config/src/index.js`);
-    const config = loadConfig(logReaderEnvSchema);
+    let config: ReturnType<typeof loadConfig<typeof logReaderEnvSchema>>;
+    try {
+      config = loadConfig(logReaderEnvSchema);
+    } catch (error) {
+      // ConfigError: every bad variable named, one per line.
+      throw new UsageError((error as Error).message);
+    }
     const topic = topicNames(config.FLEETLOG_NAMESPACE).telemetry;
     // kafkajs logs errors to stderr; stdout is the records'.
     const kafka = new Kafka({
