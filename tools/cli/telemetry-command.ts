@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
 import { UsageError } from './api-client.ts';
 import type { Command } from './command.ts';
 
@@ -25,6 +24,12 @@ export const telemetryCommand: Command = {
     // From the build, so that fleetlog's other commands run without one.
     const { decodeTelemetryRecord, topicNames }: typeof import('../../dist/libs/contracts/src/index.js') =
       await import(`${dist}contracts/src/index.js`);
+    const { createKafka }: typeof import('../../dist/libs/kafka/src/index.js') = await import(
+      `${dist}kafka/src/index.js`
+    );
+    const { createLogger }: typeof import('../../dist/libs/observability/src/index.js') = await import(
+      `${dist}observability/src/index.js`
+    );
     const { loadConfig, logReaderEnvSchema }: typeof import('../../dist/libs/config/src/index.js') =
       await import(`${dist}config/src/index.js`);
     let config: ReturnType<typeof loadConfig<typeof logReaderEnvSchema>>;
@@ -35,12 +40,12 @@ export const telemetryCommand: Command = {
       throw new UsageError((error as Error).message);
     }
     const topic = topicNames(config.FLEETLOG_NAMESPACE).telemetry;
-    // kafkajs logs errors to stderr; stdout is the records'.
-    const kafka = new Kafka({
-      clientId: 'fleetlog-cli',
-      brokers: config.KAFKA_BROKERS,
-      logLevel: logLevel.ERROR,
-    });
+    // Through the project's Kafka client (its retries, its logs), logging to stderr: stdout is the records'.
+    const kafka = createKafka(
+      config.KAFKA_BROKERS,
+      'fleetlog-cli',
+      createLogger('fleetlog-cli', 'error', 'stderr'),
+    );
     const groupId = `${config.FLEETLOG_NAMESPACE || 'fleetlog'}.cli-telemetry-${randomBytes(4).toString('hex')}`;
     const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 200 });
     let printed = 0;
