@@ -10,4 +10,5 @@ export * from './topics/fleet.webhooks.targets/webhook-target';
 export * from './topics/fleet.jobs/job-record';
 export * from './topics/fleet.webhooks.retry/webhook-delivery';
 export * from './topics/fleet.gateway.progress/gateway-progress';
+export * from './topics/fleet.vehicles/vehicle-record';
 export { default as telemetryMessageSchema } from './topics/fleet.telemetry/telemetry-message.v1.schema.json';

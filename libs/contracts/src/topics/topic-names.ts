@@ -10,6 +10,7 @@ export const baseTopicNames = {
   jobs: 'fleet.jobs',
   webhookRetries: 'fleet.webhooks.retry',
   gatewayProgress: 'fleet.gateway.progress',
+  vehicles: 'fleet.vehicles',
 } as const;
 
 export type TopicKey = keyof typeof baseTopicNames;
@@ -21,7 +22,7 @@ export interface TopicSpec {
 }
 
 const keepForever = { name: 'retention.ms', value: '-1' };
-/** Latest record per key, kept forever: the topic is the current table of rules or targets, readable from offset 0. */
+/** Latest record per key, kept forever: the topic is the current table of rules, targets or vehicles, readable from offset 0. */
 const compacted = [{ name: 'cleanup.policy', value: 'compact' }, keepForever];
 
 /**
@@ -38,6 +39,7 @@ export const topicSpecs: Record<TopicKey, TopicSpec> = {
   webhookTargets: { numPartitions: 1, configEntries: compacted },
   jobs: { numPartitions: 1, configEntries: compacted },
   gatewayProgress: { numPartitions: 1, configEntries: compacted },
+  vehicles: { numPartitions: 1, configEntries: compacted },
   // Deliveries owed: a week outlasts the longest retry schedule, so nothing pending is ever expired.
   webhookRetries: {
     numPartitions: 3,
