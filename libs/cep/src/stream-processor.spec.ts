@@ -491,6 +491,63 @@ describe('StreamProcessor', () => {
     });
   });
 
+  describe('retag', () => {
+    const reeferOverspeed = { ...overspeed, scope: { tags: ['reefer'] } };
+    const reeferOffline = { ...offline, scope: { tags: ['reefer'] } };
+
+    /** A processor reading its tags from a table the test changes, as cep's does from fleet.vehicles. */
+    const tagged = (rules: Rule[], tags: Record<string, string[]>) => {
+      const processor = new StreamProcessor(rules, {
+        ...options,
+        vehicleTags: (fleetId, vehicleId) => tags[`${fleetId}/${vehicleId}`] ?? [],
+      });
+      return { processor, tags };
+    };
+
+    it('evaluates a tag-scoped rule only for the vehicles carrying the tag', () => {
+      const { processor } = tagged([reeferOverspeed], { 'acme/truck-1': ['reefer'] });
+      const log = new Log().drive(0, [130, 130, 130, 130]).drive(0, [130, 130, 130, 130], 'truck-2');
+      expect(processor.process(log.records).alerts.map((alert) => alert.vehicleId)).toEqual(['truck-1']);
+    });
+
+    it('applies a tag given while running to the next message, and clears what a removed tag had raised', () => {
+      const { processor, tags } = tagged([reeferOverspeed], {});
+      const log = new Log().drive(0, [130, 130, 130, 130, 130, 130, 130, 130, 130]);
+      expect(processor.process(log.records.slice(0, 2)).alerts).toEqual([]);
+      tags['acme/truck-1'] = ['reefer'];
+      expect(processor.retag('acme', 'truck-1').alerts).toEqual([]);
+      // The rule applies from 12:00:02 on, so it has held for 3 s at 12:00:05.
+      expect(activeAlerts(processor.process(log.records.slice(2, 6)))).toEqual(['overspeed active 12:00:05']);
+      delete tags['acme/truck-1'];
+      const cleared = processor.retag('acme', 'truck-1');
+      expect(cleared.alerts).toEqual([
+        expect.objectContaining({ status: 'cleared', clearedAt: '2026-11-23T12:00:05.000Z' }),
+      ]);
+      expect(cleared.writes.map((write) => write.id)).toEqual([cleared.alerts[0]!.alertId]);
+      expect(processor.process(log.records.slice(6)).alerts).toEqual([]);
+    });
+
+    it('starts and stops a tag-scoped absence timer with the tag', () => {
+      const { processor, tags } = tagged([reeferOffline], {});
+      processor.process(new Log().drive(0, [50]).records);
+      tags['acme/truck-1'] = ['reefer'];
+      processor.retag('acme', 'truck-1');
+      expect(activeAlerts(processor.advanceClock(t0 + 70_000, [0]))).toEqual(['offline active 12:01:00']);
+      tags['acme/truck-1'] = [];
+      expect(activeAlerts(processor.retag('acme', 'truck-1'))).toEqual(['offline cleared 12:01:00']);
+      expect(processor.advanceClock(t0 + 600_000, [0]).alerts).toEqual([]);
+    });
+
+    it('leaves alone a vehicle it has not seen: its tags are read with its first message', () => {
+      const { processor, tags } = tagged([reeferOverspeed], {});
+      tags['acme/truck-9'] = ['reefer'];
+      expect(processor.retag('acme', 'truck-9')).toEqual(processor.retag('acme', 'truck-1'));
+      expect(processor.vehicleCount).toBe(0);
+      const log = new Log().drive(0, [130, 130, 130, 130], 'truck-9');
+      expect(activeAlerts(processor.process(log.records))).toEqual(['overspeed active 12:00:03']);
+    });
+  });
+
   it('stores and counts a message the device sent again once, in documents, windows, aggregates and rules', () => {
     const log = new Log();
     for (const [second, speedKph] of [

@@ -45,7 +45,12 @@ export interface StreamProcessorOptions {
    * close in the next calls.
    */
   maxAggregatesPerCall: number;
+  /** The tags operators gave each vehicle (fleet.vehicles), which rules can be scoped to. None: no vehicle has tags. */
+  vehicleTags?: VehicleTagLookup;
 }
+
+export type VehicleTagLookup = (fleetId: string, vehicleId: string) => readonly string[];
+const noTags: VehicleTagLookup = () => [];
 
 export interface ProcessedBatch {
   /** Everything to store (telemetry, alerts, aggregates), in log order. */
@@ -191,11 +196,14 @@ export class StreamProcessor {
   /** What the current `process` or `advanceClock` call may still write of aggregate documents. */
   private aggregatesLeft = 0;
 
+  private readonly vehicleTags: VehicleTagLookup;
+
   constructor(
     rules: readonly Rule[],
     private readonly options: StreamProcessorOptions,
   ) {
     this.program = new RuleProgram(rules, options.aggregateWindowMs);
+    this.vehicleTags = options.vehicleTags ?? noTags;
   }
 
   /** Event time a rebuild must cover: the longest rule span or window, plus lateness and an aggregate window. */
@@ -222,17 +230,42 @@ export class StreamProcessor {
       for (const fleet of state.vehicles.values()) {
         for (const vehicle of fleet.values()) {
           vehicle.numbers = next.plan.carryOver(previous.plan, vehicle.numbers);
-          const transitions: AlertMessage[] = [];
-          const lastSeenAt = next.aggregates.previousReadingTime(vehicle.numbers);
-          next.tracker.carryOver(previous.tracker, vehicle, lastSeenAt, transitions);
-          this.emitAlerts(state, transitions, true, batch);
-          // The queued entry, if any, was set for the old rules' absence spans: it is skipped when it pops.
-          vehicle.numbers[next.queuedDeadlineAt] = Number.NaN;
-          this.scheduleAbsence(state, vehicle);
+          this.rescope(state, vehicle, previous.tracker, batch);
         }
       }
     }
     return batch;
+  }
+
+  /**
+   * A vehicle's tags changed on fleet.vehicles, between two batches: the rules scoped by tag follow at once, and an
+   * alert active under a rule that no longer applies to it is cleared. A vehicle this instance has not seen picks its
+   * tags up with its first message.
+   */
+  retag(fleetId: string, vehicleId: string): ProcessedBatch {
+    const batch: ProcessedBatch = { writes: [], alerts: [], unreadable: [], late: 0, duplicates: 0 };
+    for (const state of this.partitions.values()) {
+      const vehicle = state.vehicles.get(fleetId)?.get(vehicleId);
+      if (vehicle) this.rescope(state, vehicle, this.program.tracker, batch);
+    }
+    return batch;
+  }
+
+  /** Re-derives which rules apply to the vehicle and moves its alert state over from `previous`'s rules. */
+  private rescope(
+    state: PartitionState,
+    vehicle: VehicleState,
+    previous: AlertTracker,
+    batch: ProcessedBatch,
+  ): void {
+    const { tracker, aggregates, queuedDeadlineAt } = this.program;
+    const transitions: AlertMessage[] = [];
+    const tags = this.vehicleTags(vehicle.fleetId, vehicle.vehicleId);
+    tracker.carryOver(previous, vehicle, tags, aggregates.previousReadingTime(vehicle.numbers), transitions);
+    this.emitAlerts(state, transitions, true, batch);
+    // The queued entry, if any, was set for the old rules' absence spans: it is skipped when it pops.
+    vehicle.numbers[queuedDeadlineAt] = Number.NaN;
+    this.scheduleAbsence(state, vehicle);
   }
 
   /**
@@ -574,7 +607,11 @@ export class StreamProcessor {
         // One copy of the fleet's id for all its vehicles: every record decodes a copy of its own.
         fleetId: fleet.values().next().value?.fleetId ?? telemetry.fleetId,
         vehicleId: telemetry.vehicleId,
-        applicable: this.program.tracker.applicableTo(telemetry.fleetId, telemetry.vehicleId),
+        applicable: this.program.tracker.applicableTo(
+          telemetry.fleetId,
+          telemetry.vehicleId,
+          this.vehicleTags(telemetry.fleetId, telemetry.vehicleId),
+        ),
         states: undefined,
         numbers: this.program.plan.newState(newVehicleNumbers),
         lastSeq: undefined,

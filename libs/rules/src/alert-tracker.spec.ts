@@ -36,14 +36,14 @@ class Drive {
   /** The vehicle's last message, which the tracker's caller remembers. */
   readonly last = { eventTime: -Infinity, source: { topic: 'fleet.telemetry', partition: 0 }, offset: -1 };
 
-  constructor(rules: Rule[], fleetId = 'acme', vehicleId = 'truck-1') {
+  constructor(rules: Rule[], fleetId = 'acme', vehicleId = 'truck-1', tags: readonly string[] = []) {
     const sets = conditionSetsOf(rules);
     this.evaluator = compileRules(sets);
     this.tracker = new AlertTracker(rules, this.evaluator.ruleIds);
     this.vehicle = {
       fleetId,
       vehicleId,
-      applicable: this.tracker.applicableTo(fleetId, vehicleId),
+      applicable: this.tracker.applicableTo(fleetId, vehicleId, tags),
       states: undefined,
     };
     this.holds = new Uint8Array(sets.length);
@@ -73,6 +73,12 @@ class Drive {
 
   speeds(speeds: number[]): this {
     speeds.forEach((speedKph, second) => this.message(second, { speedKph }));
+    return this;
+  }
+
+  /** The vehicle's tags changed (fleet.vehicles): the tracker re-scopes it, as cep does. */
+  retag(tags: readonly string[]): this {
+    this.tracker.carryOver(this.tracker, this.vehicle, tags, this.last.eventTime, this.transitions);
     return this;
   }
 
@@ -193,6 +199,37 @@ describe('AlertTracker: for, cooldown, clearAfter', () => {
     expect(new Drive([rule({ scope: { vehicles: ['truck-1'] } })]).speeds([130]).summary).toEqual([
       ['active', at(0)],
     ]);
+  });
+
+  it('applies a tag-scoped rule only to vehicles carrying one of its tags, within its fleets', () => {
+    const reefers = rule({ scope: { fleets: ['acme'], tags: ['reefer', 'cold-chain'] } });
+    const summary = (fleetId: string, tags: string[]) =>
+      new Drive([reefers], fleetId, 'truck-1', tags).speeds([130]).summary;
+    expect(summary('acme', ['cold-chain', 'eu'])).toEqual([['active', at(0)]]);
+    expect(summary('acme', ['eu'])).toEqual([]);
+    expect(summary('acme', [])).toEqual([]);
+    expect(summary('other', ['reefer'])).toEqual([]);
+  });
+
+  it('clears the active alert of a vehicle that loses the tag in scope, and judges it afresh once tagged again', () => {
+    const drive = new Drive([rule({ scope: { tags: ['reefer'] } })], 'acme', 'truck-1', ['reefer'])
+      .speeds([130, 131])
+      .retag(['eu']);
+    drive.message(2, { speedKph: 132 }).retag(['reefer', 'eu']).message(3, { speedKph: 133 });
+    expect(drive.summary).toEqual([
+      ['active', at(0)],
+      ['cleared', at(1)],
+      ['active', at(3)],
+    ]);
+    expect(drive.transitions[2]!.alertId).not.toBe(drive.transitions[0]!.alertId);
+  });
+
+  it('keeps the state of the rules still in scope when tags change', () => {
+    const drive = new Drive([rule({ for: '3s' })], 'acme', 'truck-1', ['reefer'])
+      .speeds([130, 130])
+      .retag([]);
+    drive.message(2, { speedKph: 130 }).message(3, { speedKph: 130 });
+    expect(drive.summary).toEqual([['active', at(3)]]);
   });
 
   it('keeps the log position of the evidence on the alert', () => {

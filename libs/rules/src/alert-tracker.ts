@@ -135,10 +135,10 @@ export class AlertTracker {
     );
   }
 
-  /** The rules that apply to a vehicle: what its `VehicleAlerts.applicable` starts as. */
-  applicableTo(fleetId: string, vehicleId: string): readonly number[] {
+  /** The rules that apply to a vehicle with these tags: what its `VehicleAlerts.applicable` starts as. */
+  applicableTo(fleetId: string, vehicleId: string, tags: readonly string[]): readonly number[] {
     const applicable = this.rules.flatMap((tracked, index) =>
-      inScope(tracked.rule, fleetId, vehicleId) ? [index] : [],
+      inScope(tracked.rule, fleetId, vehicleId, tags) ? [index] : [],
     );
     // Most vehicles share their list of applicable rules: one array for all of them, not one each.
     const signature = applicable.join(',');
@@ -183,20 +183,27 @@ export class AlertTracker {
   }
 
   /**
-   * Moves the vehicle's alert state, in place, from `previous`'s rules to this tracker's after a rule change: a rule
-   * whose id and version are unchanged keeps its state, the rest start afresh. An alert still active under a rule
-   * that changed, was disabled or deleted is cleared (appended to `out`) at the vehicle's last event time: it was
-   * raised by a version that no longer judges.
+   * Moves the vehicle's alert state, in place, from `previous`'s rules to this tracker's after a rule change, or
+   * from this tracker to itself after the vehicle's tags changed: a rule whose id and version are unchanged and that
+   * still applies keeps its state, the rest start afresh. An alert still active under a rule that changed, was
+   * disabled or deleted, or no longer has the vehicle in scope is cleared (appended to `out`) at the vehicle's last
+   * event time: it was raised by a judgement that no longer stands.
    */
-  carryOver(previous: AlertTracker, alerts: VehicleAlerts, lastSeenAt: number, out: AlertMessage[]): void {
+  carryOver(
+    previous: AlertTracker,
+    alerts: VehicleAlerts,
+    tags: readonly string[],
+    lastSeenAt: number,
+    out: AlertMessage[],
+  ): void {
     const previousStates: RuleState[] = [];
     for (let state = alerts.states; state; state = state.next) previousStates.push(state);
-    alerts.applicable = this.applicableTo(alerts.fleetId, alerts.vehicleId);
+    alerts.applicable = this.applicableTo(alerts.fleetId, alerts.vehicleId, tags);
     alerts.states = undefined;
     const indexOf = new Map(this.rules.map(({ rule }, index) => [versionKey(rule), index]));
     for (const state of previousStates) {
       const index = indexOf.get(versionKey(previous.rules[state.rule]!.rule));
-      if (index === undefined) {
+      if (index === undefined || !alerts.applicable.includes(index)) {
         if (state.active) out.push(this.clear(state, lastSeenAt));
         continue;
       }
@@ -453,9 +460,13 @@ function dedupe(lineage: AlertLineage[]): AlertLineage[] {
   );
 }
 
-function inScope(rule: Rule, fleetId: string, vehicleId: string): boolean {
-  const { fleets, vehicles } = rule.scope ?? {};
-  return (!fleets || fleets.includes(fleetId)) && (!vehicles || vehicles.includes(vehicleId));
+function inScope(rule: Rule, fleetId: string, vehicleId: string, tags: readonly string[]): boolean {
+  const { fleets, vehicles, tags: scopeTags } = rule.scope ?? {};
+  return (
+    (!fleets || fleets.includes(fleetId)) &&
+    (!vehicles || vehicles.includes(vehicleId)) &&
+    (!scopeTags || scopeTags.some((tag) => tags.includes(tag)))
+  );
 }
 
 /**

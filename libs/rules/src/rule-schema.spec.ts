@@ -23,6 +23,13 @@ describe('validateRule', () => {
     expect(validateRule(valid)).toMatchObject({ valid: true, rule: { enabled: true } });
   });
 
+  it('names the JSON path of a scope tag that is not a tag', () => {
+    expect(problemsOf({ ...valid, scope: { tags: ['reefer', 'Cold Chain'] } })).toEqual([
+      { path: '/scope/tags/1', message: expect.stringContaining('lower-case') },
+    ]);
+    expect(problemsOf({ ...valid, scope: { tags: [] } })[0]!.path).toBe('/scope/tags');
+  });
+
   it('names the JSON path of an unknown operator deep in the tree', () => {
     const rule = {
       ...valid,

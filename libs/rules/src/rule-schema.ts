@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { vehicleTagPattern } from '@fleetlog/contracts';
 import { durationPattern, parseDuration } from './duration';
 import { isParameterizedFact, readFactParams } from './fact-catalog';
 
@@ -150,10 +151,16 @@ const ruleFields = {
   description: z.string().max(2000).optional(),
   severity: z.enum(['info', 'warning', 'critical']),
   enabled: z.boolean().default(true),
+  /** Each list given narrows it: in one of `fleets`, one of `vehicles`, carrying one of `tags`. None: every vehicle. */
   scope: z
     .strictObject({
       fleets: z.array(z.string().min(1)).min(1).optional(),
       vehicles: z.array(z.string().min(1)).min(1).optional(),
+      /** Vehicles carrying any of these tags (fleet.vehicles, set through the api's /vehicles). */
+      tags: z
+        .array(z.string().regex(vehicleTagPattern, 'a tag: lower-case letters, digits and _ . : -, up to 64'))
+        .min(1)
+        .optional(),
     })
     .optional(),
   /** What must hold. Absent only on an absence rule, which is about messages not arriving at all. */
