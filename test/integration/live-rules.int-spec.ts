@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
-import type { AlertMessage, RuleRecord, TelemetryRecord } from '@fleetlog/contracts';
+import type { AlertMessage, RuleRecord, TelemetryRecord, VehicleRecord } from '@fleetlog/contracts';
 import { freePort } from '../../tools/main/app-process.ts';
 import { AlertTail } from '../support/alert-tail';
 import { AppFleet } from '../support/app-fleet';
@@ -14,7 +14,8 @@ import { testNamespace } from '../support/test-namespace';
 
 /**
  * Rules live in the log: cep seeds the compacted fleet.rules topic from its rule directory on first start, then
- * applies every record written to it (as the rules API writes them) while it runs, without a restart. Telemetry is
+ * applies every record written to it (as the rules API writes them) while it runs, without a restart; so too the
+ * vehicles' tags on fleet.vehicles, which rules can be scoped to. Telemetry is
  * written to fleet.telemetry as the gateway writes it, so the test needs no MQTT.
  */
 describe('rules changed while cep runs', () => {
@@ -23,6 +24,7 @@ describe('rules changed while cep runs', () => {
     rules: `${namespace}.fleet.rules`,
     telemetry: `${namespace}.fleet.telemetry`,
     alerts: `${namespace}.fleet.alerts`,
+    vehicles: `${namespace}.fleet.vehicles`,
   };
   const kafka = new Kafka({ brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
   const elasticsearch = new Client({ node: process.env.ELASTICSEARCH_URL! });
@@ -65,6 +67,22 @@ describe('rules changed while cep runs', () => {
       topic: topics.telemetry,
       acks: -1,
       messages: [{ key: vehicleId, value: JSON.stringify(record) }],
+    });
+  };
+
+  /** As the api's PUT /vehicles writes it; no tags at all is a tombstone (DELETE). */
+  const tagVehicle = (vehicleId: string, tags: string[]) => {
+    const record: VehicleRecord = {
+      fleetId: 'live',
+      vehicleId,
+      tags,
+      changedBy: 'live-rules test',
+      changedAt: new Date().toISOString(),
+    };
+    return producer.send({
+      topic: topics.vehicles,
+      acks: -1,
+      messages: [{ key: `live/${vehicleId}`, value: tags.length > 0 ? JSON.stringify(record) : null }],
     });
   };
 
@@ -189,5 +207,39 @@ describe('rules changed while cep runs', () => {
     );
     const [rulesJob] = gauged.active.find(([, value]) => value === 3)!;
     expect(gauged.vehicles).toContainEqual([rulesJob, 3]);
+  });
+
+  it('follows fleet.vehicles while running: a vehicle tagged comes into a tag-scoped rule, one untagged leaves it', async () => {
+    await tagVehicle('truck-reefer', ['reefer', 'eu']);
+    await publishRule('reefer-warm', {
+      id: 'reefer-warm',
+      version: 1,
+      name: 'Reefer engine warm',
+      severity: 'info',
+      scope: { tags: ['reefer'] },
+      conditions: { all: [{ fact: 'coolantTempC', operator: 'greaterThan', value: 100 }] },
+      message: '{{vehicleId}} coolant at {{coolantTempC}} °C',
+    });
+    const isReeferWarm = (vehicleId: string) => (alert: AlertMessage) =>
+      alert.ruleId === 'reefer-warm' && alert.vehicleId === vehicleId;
+    const raised = await readUntil('truck-reefer', 105, isReeferWarm('truck-reefer'));
+    expect(raised.status).toBe('active');
+
+    // An untagged vehicle: hot-coolant (version 2, above 130 °C) says its readings were judged; reefer-warm not.
+    await readUntil('truck-plain', 135, (alert) => alert.vehicleId === 'truck-plain');
+    expect(alerts.filter(isReeferWarm('truck-plain'))).toEqual([]);
+
+    await tagVehicle('truck-reefer', []);
+    const cleared = await eventually(
+      () => alerts.find((alert) => alert.alertId === raised.alertId && alert.status === 'cleared'),
+      10_000,
+      'the reefer-warm alert cleared once the vehicle lost its tag',
+    );
+    expect(cleared.ruleId).toBe('reefer-warm');
+
+    await tagVehicle('truck-plain', ['reefer']);
+    const tagged = await readUntil('truck-plain', 105, isReeferWarm('truck-plain'));
+    expect(tagged.status).toBe('active');
+    expect(alerts.filter(isReeferWarm('truck-reefer'))).toHaveLength(2);
   });
 });

@@ -1,7 +1,7 @@
 import type { Client } from '@elastic/elasticsearch';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import { StreamProcessor, type ProcessedBatch } from '@fleetlog/cep';
+import { StreamProcessor, type ProcessedBatch, type VehicleRef, type VehicleTagLookup } from '@fleetlog/cep';
 import type { CepConfig } from '@fleetlog/config';
 import {
   consumerGroupId,
@@ -46,6 +46,7 @@ export interface JobPipelineDependencies {
   metrics: CepMetrics;
   /** How far wall-clock time may advance partitions with nothing to read (see `sourceTime`, libs/cep). */
   sourceTime: (now: number) => number;
+  vehicleTags: VehicleTagLookup;
 }
 
 /**
@@ -102,6 +103,7 @@ export class JobPipeline {
       aggregateWindowMs: config.CEP_AGGREGATE_WINDOW_MS,
       maxRebuildMs: config.CEP_MAX_REBUILD_MS,
       maxAggregatesPerCall: config.CEP_MAX_AGGREGATES_PER_BATCH,
+      vehicleTags: dependencies.vehicleTags,
     });
   }
 
@@ -150,6 +152,18 @@ export class JobPipeline {
         processed,
         this.consumer.ownedPartitions,
         'alerts cleared by a rule change',
+      );
+    });
+  }
+
+  /** Vehicles whose tags changed on fleet.vehicles, applied between two batches like a rule change. */
+  async retag(vehicles: VehicleRef[]): Promise<void> {
+    await this.consumer.exclusive(async () => {
+      const processed = this.processor.retag(vehicles);
+      await this.storeOutsideBatch(
+        processed,
+        this.consumer.ownedPartitions,
+        'alerts cleared by a tag change',
       );
     });
   }

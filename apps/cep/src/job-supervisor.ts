@@ -12,7 +12,7 @@ import {
   type TopicNames,
 } from '@fleetlog/contracts';
 import { elasticsearchAnswers } from '@fleetlog/elasticsearch';
-import { sourceTime } from '@fleetlog/cep';
+import { sourceTime, type VehicleRef } from '@fleetlog/cep';
 import { followsRuleTopic, jobsToRun } from '@fleetlog/jobs';
 import { CompactedTopicTable, createKafka, ensureTopics } from '@fleetlog/kafka';
 import { HealthRegistry, LOGGER } from '@fleetlog/observability';
@@ -20,6 +20,7 @@ import { checkRuleDocuments, type Rule } from '@fleetlog/rules';
 import { CepMetrics } from './cep-metrics';
 import { JobPipeline, type JobPipelineDependencies } from './job-pipeline';
 import { RuleCatalog } from './rule-catalog';
+import { VehicleDirectory } from './vehicle-directory';
 
 /**
  * Runs the telemetry indexer, which stores every record once whatever the rules, and the jobs of fleet.jobs that
@@ -37,6 +38,7 @@ export class JobSupervisor implements OnApplicationBootstrap, OnApplicationShutd
   /** Per gateway, the time through which its messages are in the log (ms). */
   private readonly gatewayProgress: CompactedTopicTable<number>;
   private readonly catalog: RuleCatalog;
+  private readonly vehicles: VehicleDirectory;
   private readonly pipelines = new Map<string, { pipeline: JobPipeline; followsRules: boolean }>();
   /** Absent with CEP_RAW_TELEMETRY=rollups-only. */
   private readonly indexer: JobPipeline | undefined;
@@ -79,6 +81,14 @@ export class JobSupervisor implements OnApplicationBootstrap, OnApplicationShutd
       registry,
       (rules) => void this.applyRules(rules),
     );
+    this.vehicles = new VehicleDirectory(
+      this.kafka,
+      this.topics.vehicles,
+      `${groupPrefix}-vehicles`,
+      logger,
+      registry,
+      (vehicles) => void this.retag(vehicles),
+    );
     this.indexer =
       config.CEP_RAW_TELEMETRY === 'indexed'
         ? new JobPipeline(
@@ -98,6 +108,8 @@ export class JobSupervisor implements OnApplicationBootstrap, OnApplicationShutd
   async onApplicationBootstrap(): Promise<void> {
     await ensureTopics(this.kafka, this.topics);
     await this.catalog.start(this.config.RULES_DIR);
+    // Before any job: a vehicle's first message decides which rules apply to it, by its tags.
+    await this.vehicles.start();
     const first: JobRecord = {
       version: this.config.CEP_JOB_VERSION,
       state: 'live',
@@ -116,6 +128,7 @@ export class JobSupervisor implements OnApplicationBootstrap, OnApplicationShutd
     await this.reconciling;
     await this.jobs.stop();
     await this.catalog.stop();
+    await this.vehicles.stop();
     await this.gatewayProgress.stop();
     const running = [this.indexer, ...[...this.pipelines.values()].map(({ pipeline }) => pipeline)];
     await Promise.all(running.map((pipeline) => pipeline?.stop()));
@@ -167,7 +180,13 @@ export class JobSupervisor implements OnApplicationBootstrap, OnApplicationShutd
       metrics: this.metrics,
       sourceTime: (now) =>
         sourceTime(this.gatewayProgress.values(), now, this.config.CEP_GATEWAY_PROGRESS_EXPIRY_MS),
+      vehicleTags: this.vehicles.tagsOf,
     };
+  }
+
+  /** Every job, replays included, judges by the tags vehicles have now. */
+  private async retag(vehicles: VehicleRef[]): Promise<void> {
+    for (const { pipeline } of this.pipelines.values()) await pipeline.retag(vehicles);
   }
 
   private async applyRules(rules: Rule[]): Promise<void> {

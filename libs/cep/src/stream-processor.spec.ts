@@ -494,6 +494,7 @@ describe('StreamProcessor', () => {
   describe('retag', () => {
     const reeferOverspeed = { ...overspeed, scope: { tags: ['reefer'] } };
     const reeferOffline = { ...offline, scope: { tags: ['reefer'] } };
+    const truck1 = { fleetId: 'acme', vehicleId: 'truck-1' };
 
     /** A processor reading its tags from a table the test changes, as cep's does from fleet.vehicles. */
     const tagged = (rules: Rule[], tags: Record<string, string[]>) => {
@@ -515,11 +516,11 @@ describe('StreamProcessor', () => {
       const log = new Log().drive(0, [130, 130, 130, 130, 130, 130, 130, 130, 130]);
       expect(processor.process(log.records.slice(0, 2)).alerts).toEqual([]);
       tags['acme/truck-1'] = ['reefer'];
-      expect(processor.retag('acme', 'truck-1').alerts).toEqual([]);
+      expect(processor.retag([truck1]).alerts).toEqual([]);
       // The rule applies from 12:00:02 on, so it has held for 3 s at 12:00:05.
       expect(activeAlerts(processor.process(log.records.slice(2, 6)))).toEqual(['overspeed active 12:00:05']);
       delete tags['acme/truck-1'];
-      const cleared = processor.retag('acme', 'truck-1');
+      const cleared = processor.retag([truck1]);
       expect(cleared.alerts).toEqual([
         expect.objectContaining({ status: 'cleared', clearedAt: '2026-11-23T12:00:05.000Z' }),
       ]);
@@ -531,17 +532,17 @@ describe('StreamProcessor', () => {
       const { processor, tags } = tagged([reeferOffline], {});
       processor.process(new Log().drive(0, [50]).records);
       tags['acme/truck-1'] = ['reefer'];
-      processor.retag('acme', 'truck-1');
+      processor.retag([truck1]);
       expect(activeAlerts(processor.advanceClock(t0 + 70_000, [0]))).toEqual(['offline active 12:01:00']);
       tags['acme/truck-1'] = [];
-      expect(activeAlerts(processor.retag('acme', 'truck-1'))).toEqual(['offline cleared 12:01:00']);
+      expect(activeAlerts(processor.retag([truck1]))).toEqual(['offline cleared 12:01:00']);
       expect(processor.advanceClock(t0 + 600_000, [0]).alerts).toEqual([]);
     });
 
     it('leaves alone a vehicle it has not seen: its tags are read with its first message', () => {
       const { processor, tags } = tagged([reeferOverspeed], {});
       tags['acme/truck-9'] = ['reefer'];
-      expect(processor.retag('acme', 'truck-9')).toEqual(processor.retag('acme', 'truck-1'));
+      expect(processor.retag([{ fleetId: 'acme', vehicleId: 'truck-9' }])).toEqual(processor.retag([truck1]));
       expect(processor.vehicleCount).toBe(0);
       const log = new Log().drive(0, [130, 130, 130, 130], 'truck-9');
       expect(activeAlerts(processor.process(log.records))).toEqual(['overspeed active 12:00:03']);

@@ -50,6 +50,12 @@ export interface StreamProcessorOptions {
 }
 
 export type VehicleTagLookup = (fleetId: string, vehicleId: string) => readonly string[];
+
+/** Vehicle ids are unique only within a fleet. */
+export interface VehicleRef {
+  fleetId: string;
+  vehicleId: string;
+}
 const noTags: VehicleTagLookup = () => [];
 
 export interface ProcessedBatch {
@@ -238,15 +244,17 @@ export class StreamProcessor {
   }
 
   /**
-   * A vehicle's tags changed on fleet.vehicles, between two batches: the rules scoped by tag follow at once, and an
+   * Vehicles' tags changed on fleet.vehicles, between two batches: the rules scoped by tag follow at once, and an
    * alert active under a rule that no longer applies to it is cleared. A vehicle this instance has not seen picks its
    * tags up with its first message.
    */
-  retag(fleetId: string, vehicleId: string): ProcessedBatch {
+  retag(vehicles: readonly VehicleRef[]): ProcessedBatch {
     const batch: ProcessedBatch = { writes: [], alerts: [], unreadable: [], late: 0, duplicates: 0 };
-    for (const state of this.partitions.values()) {
-      const vehicle = state.vehicles.get(fleetId)?.get(vehicleId);
-      if (vehicle) this.rescope(state, vehicle, this.program.tracker, batch);
+    for (const { fleetId, vehicleId } of vehicles) {
+      for (const state of this.partitions.values()) {
+        const vehicle = state.vehicles.get(fleetId)?.get(vehicleId);
+        if (vehicle) this.rescope(state, vehicle, this.program.tracker, batch);
+      }
     }
     return batch;
   }

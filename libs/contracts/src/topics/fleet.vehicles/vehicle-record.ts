@@ -22,3 +22,33 @@ export const maxVehicleTags = 32;
 export function vehicleKey(fleetId: string, vehicleId: string): string {
   return `${fleetId}/${vehicleId}`;
 }
+
+/**
+ * A fleet.vehicles record as read, checked before a reader trusts it: returns the record, or throws saying what is
+ * wrong with it. Its writer validated it; a reader checks again because anyone with write access to the topic could
+ * have written it.
+ */
+export function checkVehicleRecord(key: string, value: unknown): VehicleRecord {
+  const record = value as Partial<VehicleRecord> | null;
+  if (typeof record !== 'object' || record === null) throw new Error('not a JSON object');
+  const { fleetId, vehicleId, tags, changedBy, changedAt } = record;
+  if (
+    typeof fleetId !== 'string' ||
+    typeof vehicleId !== 'string' ||
+    key !== vehicleKey(fleetId, vehicleId)
+  ) {
+    throw new Error(`fleetId and vehicleId do not match the key ${JSON.stringify(key)}`);
+  }
+  if (!Array.isArray(tags) || tags.length > maxVehicleTags) {
+    throw new Error(`tags is not a list of at most ${maxVehicleTags}`);
+  }
+  const invalid = tags.findIndex(
+    (tag, index) => typeof tag !== 'string' || !vehicleTagPattern.test(tag) || tags.indexOf(tag) !== index,
+  );
+  if (invalid >= 0)
+    throw new Error(`tags/${invalid} is not a tag or repeats one: ${JSON.stringify(tags[invalid])}`);
+  if (typeof changedBy !== 'string' || typeof changedAt !== 'string') {
+    throw new Error('changedBy and changedAt must be strings');
+  }
+  return { fleetId, vehicleId, tags, changedBy, changedAt };
+}
