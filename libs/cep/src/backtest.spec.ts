@@ -55,7 +55,7 @@ function drive(speedsByVehicle: Record<string, number[]>): ConsumedRecord[] {
   );
 }
 
-const options = { allowedLatenessMs: 5_000 };
+const options = { allowedLatenessMs: 5_000, vehicleTags: () => [] };
 
 function alert(overrides: Partial<AlertMessage>): AlertMessage {
   return {
@@ -90,6 +90,16 @@ describe('Backtest', () => {
       clearedAt: at(3),
       message: 'truck-1 at 110',
     });
+  });
+
+  it('judges a tag-scoped rule by the vehicles’ tags, as cep does', () => {
+    const reefers = { ...overspeed(100, 1), scope: { tags: ['reefer'] } };
+    const backtest = new Backtest([reefers], {
+      ...options,
+      vehicleTags: (_fleetId, vehicleId) => (vehicleId === 'truck-2' ? ['reefer'] : []),
+    });
+    backtest.feed(drive({ 'truck-1': [130, 130], 'truck-2': [130, 130] }));
+    expect(backtest.finish(t0 + 10_000).map((alert) => alert.vehicleId)).toEqual(['truck-2']);
   });
 
   it('gives the same alerts whether the records come in one chunk or many', () => {

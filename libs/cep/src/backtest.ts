@@ -2,11 +2,13 @@ import type { AlertMessage } from '@fleetlog/contracts';
 import { datasetNames } from '@fleetlog/elasticsearch';
 import type { ConsumedRecord } from '@fleetlog/kafka';
 import type { Rule } from '@fleetlog/rules';
-import { StreamProcessor } from './stream-processor';
+import { StreamProcessor, type VehicleTagLookup } from './stream-processor';
 
 export interface BacktestOptions {
   /** As cep runs with: it decides which records count as late and when absences fire. */
   allowedLatenessMs: number;
+  /** The vehicles' tags as they are now, as cep judges by them. */
+  vehicleTags: VehicleTagLookup;
 }
 
 /** A backtest stores nothing: these names only satisfy the processor, whose writes are dropped. */
@@ -34,6 +36,7 @@ export class Backtest {
       aggregateWindowMs: 60_000,
       maxRebuildMs: 3_600_000,
       maxAggregatesPerCall: Infinity,
+      vehicleTags: options.vehicleTags,
     });
   }
 

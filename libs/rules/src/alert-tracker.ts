@@ -3,7 +3,7 @@ import type { AlertLineage, AlertMessage } from '@fleetlog/contracts';
 import { parseDuration } from './duration';
 import { thenStepId, type Facts } from './condition-evaluator';
 import { parameterizedFactKey, parameterizedFactsReadBy } from './fact-catalog';
-import { triggerOf, type Rule, type RuleTrigger } from './rule-schema';
+import { inScope, triggerOf, type Rule, type RuleTrigger } from './rule-schema';
 
 export interface Observation {
   vehicleId: string;
@@ -457,15 +457,6 @@ function dedupe(lineage: AlertLineage[]): AlertLineage[] {
       index === 0 ||
       entry.offset !== lineage[index - 1]!.offset ||
       entry.partition !== lineage[index - 1]!.partition,
-  );
-}
-
-function inScope(rule: Rule, fleetId: string, vehicleId: string, tags: readonly string[]): boolean {
-  const { fleets, vehicles, tags: scopeTags } = rule.scope ?? {};
-  return (
-    (!fleets || fleets.includes(fleetId)) &&
-    (!vehicles || vehicles.includes(vehicleId)) &&
-    (!scopeTags || scopeTags.some((tag) => tags.includes(tag)))
   );
 }
 

@@ -184,6 +184,20 @@ const ruleFields = {
 /** Which temporal operator a rule uses; a rule without one raises as soon as its conditions hold (`for` of 0). */
 export type RuleTrigger = 'for' | 'count' | 'then' | 'absence';
 
+/** Whether the rule applies to this vehicle, which carries these tags (see `scope`). */
+export function inScope(
+  { scope }: Pick<Rule, 'scope'>,
+  fleetId: string,
+  vehicleId: string,
+  tags: readonly string[],
+): boolean {
+  return (
+    (!scope?.fleets || scope.fleets.includes(fleetId)) &&
+    (!scope?.vehicles || scope.vehicles.includes(vehicleId)) &&
+    (!scope?.tags || scope.tags.some((tag) => tags.includes(tag)))
+  );
+}
+
 export function triggerOf(rule: Pick<Rule, 'absence' | 'count' | 'then'>): RuleTrigger {
   return rule.absence ? 'absence' : rule.count ? 'count' : rule.then ? 'then' : 'for';
 }
