@@ -77,7 +77,7 @@ describe('bad api input', () => {
   });
 
   describe('API keys', () => {
-    /** Every route of the four groups and the least role it needs. */
+    /** Every route of the five groups and the least role it needs. */
     const routes: Array<{ method: string; path: string; role: Role }> = [
       { method: 'GET', path: '/alerts', role: 'viewer' },
       { method: 'POST', path: '/alerts/nope/acknowledge', role: 'operator' },
@@ -95,6 +95,10 @@ describe('bad api input', () => {
       { method: 'PUT', path: '/webhook-targets/nope', role: 'operator' },
       { method: 'POST', path: '/webhook-targets/nope/rotate-secret', role: 'operator' },
       { method: 'DELETE', path: '/webhook-targets/nope', role: 'operator' },
+      { method: 'GET', path: '/vehicles', role: 'viewer' },
+      { method: 'GET', path: '/vehicles/nope/nope', role: 'viewer' },
+      { method: 'PUT', path: '/vehicles/nope/nope', role: 'operator' },
+      { method: 'DELETE', path: '/vehicles/nope/nope', role: 'operator' },
       { method: 'GET', path: '/api-keys', role: 'admin' },
       { method: 'POST', path: '/api-keys', role: 'admin' },
       { method: 'DELETE', path: '/api-keys/nope', role: 'admin' },
@@ -102,10 +106,10 @@ describe('bad api input', () => {
     const roles: Role[] = ['viewer', 'operator', 'admin'];
     const below = (role: Role) => roles.slice(0, roles.indexOf(role));
 
-    it('covers every route the OpenAPI document lists for alerts, rules, webhook targets and API keys', async () => {
+    it('covers every route the OpenAPI document lists for alerts, rules, webhook targets, vehicles and API keys', async () => {
       const document = (await call('GET', '/docs/openapi.json')).body as { paths: Record<string, object> };
       const listed = Object.entries(document.paths)
-        .filter(([path]) => /^\/(alerts|rules|webhook-targets|api-keys)(\/|$)/.test(path))
+        .filter(([path]) => /^\/(alerts|rules|webhook-targets|vehicles|api-keys)(\/|$)/.test(path))
         .flatMap(([path, operations]) =>
           Object.keys(operations).map(
             (verb) => `${verb.toUpperCase()} ${path.replace(/\{[^}]+\}/g, 'nope')}`,

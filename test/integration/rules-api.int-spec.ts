@@ -345,6 +345,18 @@ describe('rules API', () => {
       expect(keys(answer.body.diff.added)).toEqual(['truck-3@' + at(0)]);
     });
 
+    it('judges a tag-scoped draft by the tags set through /vehicles', async () => {
+      const tagged = await call('PUT', `/vehicles/${fleetId}/truck-3`, { body: { tags: ['reefer'] } });
+      expect(tagged.status).toBe(200);
+      const answer = await call('POST', '/rules/test', {
+        body: { rule: rule('it-reefer', 100, { scope: { tags: ['reefer'] } }), fleetId, from: at(-60), to },
+      });
+      expect(answer.status).toBe(200);
+      expect(summary(answer.body.alerts)).toEqual(
+        expectedAlerts(100).filter((a) => a.vehicleId === 'truck-3'),
+      );
+    });
+
     it('refuses with 422 a range longer than allowed, one holding too many records, and a broken draft', async () => {
       const long = await call('POST', '/rules/test', {
         body: {

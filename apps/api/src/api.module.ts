@@ -18,6 +18,9 @@ import { DocsController } from './openapi/docs.controller';
 import { RateLimitGuard } from './rate-limit/rate-limit.guard';
 import { ReplaysModule } from './replays/replays.module';
 import { RulesModule } from './rules/rules.module';
+import { VehiclesController } from './vehicles/vehicles.controller';
+import { VehiclesService } from './vehicles/vehicles.service';
+import { VehiclesTopic } from './vehicles/vehicles.topic';
 import { WebhookTargetsController } from './webhook-targets/webhook-targets.controller';
 import { WebhookTargetsService } from './webhook-targets/webhook-targets.service';
 import { WebhookTargetsTopic } from './webhook-targets/webhook-targets.topic';
@@ -33,7 +36,13 @@ export class ApiModule {
       module: ApiModule,
       global: true,
       imports: [OpsModule.forApp('api'), DiscoveryModule, RulesModule, ReplaysModule],
-      controllers: [ApiKeysController, AlertsController, WebhookTargetsController, DocsController],
+      controllers: [
+        ApiKeysController,
+        AlertsController,
+        WebhookTargetsController,
+        VehiclesController,
+        DocsController,
+      ],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: LOGGER, useValue: logger },
@@ -49,8 +58,10 @@ export class ApiModule {
         AlertsService,
         WebhookTargetsTopic,
         WebhookTargetsService,
+        VehiclesTopic,
+        VehiclesService,
       ],
-      exports: [APP_CONFIG, LOGGER, ApiElasticsearch],
+      exports: [APP_CONFIG, LOGGER, ApiElasticsearch, VehiclesTopic],
     };
   }
 }

@@ -81,6 +81,25 @@ describe('buildOpenApiDocument', () => {
     expect(JSON.stringify(note)).not.toContain('$schema');
   });
 
+  it('lists path parameters in the order the handler declares them', () => {
+    @Controller('fleets')
+    class FleetsController {
+      @Get(':fleetId/vehicles/:vehicleId')
+      vehicle(
+        @Param('fleetId', new ZodValidationPipe(z.string().max(64))) fleetId: string,
+        @Param('vehicleId') vehicleId: string,
+      ) {
+        return { fleetId, vehicleId };
+      }
+    }
+    const fleets = buildOpenApiDocument([FleetsController], { title: 't', version: '1' }).paths as Record<
+      string,
+      Record<string, { parameters: Array<{ name: string }> }>
+    >;
+    const parameters = fleets['/fleets/{fleetId}/vehicles/{vehicleId}']!.get!.parameters;
+    expect(parameters.map((parameter) => parameter.name)).toEqual(['fleetId', 'vehicleId']);
+  });
+
   it('marks public routes as needing no key and a viewer as the least role of the others', () => {
     expect(paths['/status']!.get).toMatchObject({ security: [] });
     expect(paths['/status']!.get!.responses).not.toHaveProperty('401');

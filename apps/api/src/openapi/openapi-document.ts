@@ -117,9 +117,10 @@ function describeOperation(
 }
 
 function describeInputs(controller: Controller, methodName: string, path: string) {
+  // In the handler's parameter order: Nest records them last first (decorators of parameters run right to left).
   const routeArguments = Object.entries(
     (Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, methodName) ?? {}) as Record<string, RouteArgument>,
-  );
+  ).sort(([, a], [, b]) => a.index - b.index);
   const parameters: JsonSchema[] = [];
   let requestBody: JsonSchema | undefined;
   const pathNames = [...path.matchAll(/:(\w+)/g)].map((match) => match[1]!);

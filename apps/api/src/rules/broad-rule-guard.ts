@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Rule } from '@fleetlog/rules';
 import { Problem } from '../http/problem';
 import { broadMatch, isBroad, isJudgedPerMessage, RuleBreadthMeter } from './rule-breadth';
+import { VehiclesTopic } from '../vehicles/vehicles.topic';
 import { TelemetryLog } from './telemetry-log';
 
 /** The recent traffic a new rule is measured against: what vehicles send now, bounded so a write stays quick. */
@@ -14,11 +15,14 @@ const sample = { windowMs: 15 * 60_000, maxRecords: 10_000 };
  */
 @Injectable()
 export class BroadRuleGuard {
-  constructor(private readonly log: TelemetryLog) {}
+  constructor(
+    private readonly log: TelemetryLog,
+    private readonly vehicles: VehiclesTopic,
+  ) {}
 
   async refuseIfBroad(rule: Rule): Promise<void> {
     if (!isJudgedPerMessage(rule)) return;
-    const meter = new RuleBreadthMeter(rule);
+    const meter = new RuleBreadthMeter(rule, this.vehicles.tagsOf);
     await this.log.readNewest(
       Date.now() - sample.windowMs,
       { min: broadMatch.minMessages, max: sample.maxRecords },

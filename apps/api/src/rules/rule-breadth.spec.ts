@@ -1,3 +1,4 @@
+import type { VehicleTagLookup } from '@fleetlog/cep';
 import { encodeTelemetryRecord, type TelemetryRecord } from '@fleetlog/contracts';
 import type { ConsumedRecord } from '@fleetlog/kafka';
 import { validateRule, type Rule } from '@fleetlog/rules';
@@ -45,8 +46,8 @@ function traffic(): ConsumedRecord[] {
   return records;
 }
 
-function measure(measured: Rule, records = traffic()): RuleBreadth {
-  const meter = new RuleBreadthMeter(measured);
+function measure(measured: Rule, records = traffic(), tagsOf: VehicleTagLookup = () => []): RuleBreadth {
+  const meter = new RuleBreadthMeter(measured, tagsOf);
   meter.feed(records);
   return meter.result();
 }
@@ -68,6 +69,13 @@ describe('RuleBreadthMeter', () => {
     const scoped = rule({ ...above(-1), scope: { fleets: ['acme'] } });
     expect(measure(scoped)).toMatchObject({ matched: 100, vehiclesMatched: 10 });
     expect(isBroad(measure(scoped))).toBe(false);
+  });
+
+  it('counts a tag-scoped rule as holding only for the vehicles carrying its tag', () => {
+    const scoped = rule({ ...above(-1), scope: { tags: ['reefer'] } });
+    const reefers = (_fleetId: string, vehicleId: string) => (vehicleId.endsWith('1') ? ['reefer'] : []);
+    expect(measure(scoped, traffic(), reefers)).toMatchObject({ matched: 20, vehiclesMatched: 2 });
+    expect(measure(scoped)).toMatchObject({ matched: 0, vehiclesMatched: 0 });
   });
 
   it('judges nothing on a sample too small to say: fewer than 10 vehicles', () => {

@@ -1,9 +1,11 @@
+import type { VehicleTagLookup } from '@fleetlog/cep';
 import { decodeTelemetryRecord } from '@fleetlog/contracts';
 import type { ConsumedRecord } from '@fleetlog/kafka';
 import {
   compileRules,
   conditionSetsOf,
   fieldsReadBy,
+  inScope,
   isParameterizedFact,
   secondsSinceLastMessage,
   type CompiledRuleSet,
@@ -61,7 +63,10 @@ export class RuleBreadthMeter {
   private readonly fields: string[];
   private readonly perVehicle = new Map<string, { messages: number; matched: number }>();
 
-  constructor(private readonly rule: Rule) {
+  constructor(
+    private readonly rule: Rule,
+    private readonly vehicleTags: VehicleTagLookup,
+  ) {
     this.evaluator = compileRules(conditionSetsOf([rule]));
     this.fields = [rule.conditions, rule.then?.conditions]
       .filter((tree) => tree !== undefined)
@@ -92,9 +97,9 @@ export class RuleBreadthMeter {
   }
 
   private holds(facts: Facts): boolean {
-    const { scope } = this.rule;
-    if (scope?.fleets && !scope.fleets.includes(facts.fleetId as string)) return false;
-    if (scope?.vehicles && !scope.vehicles.includes(facts.vehicleId as string)) return false;
+    const fleetId = facts.fleetId as string;
+    const vehicleId = facts.vehicleId as string;
+    if (!inScope(this.rule, fleetId, vehicleId, this.vehicleTags(fleetId, vehicleId))) return false;
     try {
       return this.evaluator.matchSync(facts).size === this.evaluator.ruleIds.length;
     } catch {

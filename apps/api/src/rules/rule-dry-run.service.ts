@@ -8,6 +8,7 @@ import type { ConsumedRecord } from '@fleetlog/kafka';
 import type { Rule } from '@fleetlog/rules';
 import { Problem } from '../http/problem';
 import { RulesService, ruleDocumentSchema, validRule, type RuleDocument } from './rules.service';
+import { VehiclesTopic } from '../vehicles/vehicles.topic';
 import { RangeTooLargeError, TelemetryLog } from './telemetry-log';
 
 const identifier = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -, at most 64');
@@ -51,6 +52,7 @@ export class RuleDryRunService {
     @Inject(APP_CONFIG) private readonly config: ApiConfig,
     private readonly rules: RulesService,
     private readonly log: TelemetryLog,
+    private readonly vehicles: VehiclesTopic,
     metrics: Registry,
   ) {
     this.seconds = new Histogram({
@@ -79,7 +81,10 @@ export class RuleDryRunService {
     }
     const draft = this.draft(request.rule);
     const current = this.rules.find(draft.id);
-    const options = { allowedLatenessMs: this.config.CEP_ALLOWED_LATENESS_MS };
+    const options = {
+      allowedLatenessMs: this.config.CEP_ALLOWED_LATENESS_MS,
+      vehicleTags: this.vehicles.tagsOf,
+    };
     const candidate = new Backtest([draft], options);
     const baseline = current && new Backtest([current.rule], options);
     let evaluated = 0;
