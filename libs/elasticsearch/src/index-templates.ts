@@ -88,6 +88,7 @@ const alertMappings: estypes.MappingTypeMapping = {
     lineage: {
       properties: { topic: keyword, partition: { type: 'integer' }, offset: { type: 'long' } },
     },
+    webhookTargetIds: keyword,
   },
 };
 

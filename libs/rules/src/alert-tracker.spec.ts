@@ -232,6 +232,17 @@ describe('AlertTracker: for, cooldown, clearAfter', () => {
     expect(drive.summary).toEqual([['active', at(3)]]);
   });
 
+  it('names on both transitions the webhook targets the rule’s actions send them to, once each', () => {
+    const target = 'wht_0123456789abcdef';
+    const actions = [target, target, 'wht_fedcba9876543210'].map((id) => ({ type: 'webhook', target: id }));
+    const drive = new Drive([rule({ actions })]).speeds([130, 90]);
+    expect(drive.transitions.map((alert) => alert.webhookTargetIds)).toEqual([
+      [target, 'wht_fedcba9876543210'],
+      [target, 'wht_fedcba9876543210'],
+    ]);
+    expect(new Drive([rule()]).speeds([130]).transitions[0]!.webhookTargetIds).toBeUndefined();
+  });
+
   it('keeps the log position of the evidence on the alert', () => {
     const [raised] = new Drive([rule({ for: '1s' })]).speeds([130, 130]).transitions;
     expect(raised!.lineage.map((entry) => entry.offset)).toEqual(['0', '1']);

@@ -80,6 +80,8 @@ interface TrackedRule {
   cooldownMs: number;
   clearAfterMs: number;
   atLeast: number;
+  /** The targets the rule's actions name, one list shared by all its alerts; undefined when none. */
+  webhookTargetIds: string[] | undefined;
   /** Index of the rule's condition set (and of its `then` step) among the evaluated ones; -1 if none. */
   conditionIndex: number;
   thenIndex: number;
@@ -114,6 +116,7 @@ export class AlertTracker {
           cooldownMs: rule.cooldown ? parseDuration(rule.cooldown) : 0,
           clearAfterMs: rule.clearAfter ? parseDuration(rule.clearAfter) : 0,
           atLeast: rule.count?.atLeast ?? 1,
+          webhookTargetIds: rule.actions && [...new Set(rule.actions.map((action) => action.target))],
           conditionIndex: conditionSetIds.indexOf(rule.id),
           thenIndex: conditionSetIds.indexOf(thenStepId(rule.id)),
           derivedKeys: [
@@ -330,7 +333,7 @@ export class AlertTracker {
   }
 
   private raise(
-    { rule }: TrackedRule,
+    { rule, webhookTargetIds }: TrackedRule,
     state: RuleState,
     vehicle: { vehicleId: string; fleetId: string },
     startedAt: number,
@@ -355,6 +358,7 @@ export class AlertTracker {
       raisedAt: new Date(raisedAt).toISOString(),
       facts,
       lineage: dedupe(evidence).slice(-maxLineage),
+      webhookTargetIds,
     };
     return state.active;
   }

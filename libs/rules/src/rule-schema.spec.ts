@@ -23,6 +23,19 @@ describe('validateRule', () => {
     expect(validateRule(valid)).toMatchObject({ valid: true, rule: { enabled: true } });
   });
 
+  it('names the JSON path of an action that is not a webhook target id, or not a webhook', () => {
+    const actions = [
+      { type: 'webhook', target: 'wht_0123456789abcdef' },
+      { type: 'webhook', target: 'ops-pager' },
+      { type: 'email', target: 'wht_0123456789abcdef' },
+    ];
+    expect(problemsOf({ ...valid, actions }).map((problem) => problem.path)).toEqual([
+      '/actions/1/target',
+      '/actions/2/type',
+    ]);
+    expect(validateRule({ ...valid, actions: actions.slice(0, 1) }).valid).toBe(true);
+  });
+
   it('names the JSON path of a scope tag that is not a tag', () => {
     expect(problemsOf({ ...valid, scope: { tags: ['reefer', 'Cold Chain'] } })).toEqual([
       { path: '/scope/tags/1', message: expect.stringContaining('lower-case') },

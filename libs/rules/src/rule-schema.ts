@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { vehicleTagPattern } from '@fleetlog/contracts';
+import { vehicleTagPattern, webhookTargetIdPattern } from '@fleetlog/contracts';
 import { durationPattern, parseDuration } from './duration';
 import { isParameterizedFact, readFactParams } from './fact-catalog';
 
@@ -179,6 +179,17 @@ const ruleFields = {
   clearAfter: duration.optional(),
   /** Text of the alert; {{field}} takes a fact's value, {{vehicleId}} the vehicle. */
   message: z.string().min(1).max(500),
+  /** Where the rule's alerts go besides the targets whose filters take them: webhook targets, by id. */
+  actions: z
+    .array(
+      z.strictObject({
+        type: z.literal('webhook'),
+        target: z.string().regex(webhookTargetIdPattern, 'a webhook target id: wht_ and 16 hex digits'),
+      }),
+    )
+    .min(1)
+    .max(10)
+    .optional(),
 };
 
 /** Which temporal operator a rule uses; a rule without one raises as soon as its conditions hold (`for` of 0). */

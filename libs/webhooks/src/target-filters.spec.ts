@@ -32,6 +32,16 @@ describe('targetReceives', () => {
     expect(targetReceives(target, alert)).toBe(true);
     expect(targetReceives({ ...target, enabled: false }, alert)).toBe(false);
   });
+
+  it('sends a target the alerts of a rule whose actions name it, whatever its filters', () => {
+    const elsewhere = { ...target, filters: { fleetIds: ['south'] } };
+    expect(targetReceives(elsewhere, alert)).toBe(false);
+    expect(targetReceives(elsewhere, { ...alert, webhookTargetIds: [target.id] })).toBe(true);
+    expect(targetReceives(elsewhere, { ...alert, webhookTargetIds: ['wht_0000000000000000'] })).toBe(false);
+    expect(
+      targetReceives({ ...elsewhere, enabled: false }, { ...alert, webhookTargetIds: [target.id] }),
+    ).toBe(false);
+  });
 });
 
 describe('parseWebhookTarget', () => {

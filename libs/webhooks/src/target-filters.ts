@@ -12,8 +12,12 @@ export function filtersMatch(filters: WebhookTargetFilters, alert: AlertMessage)
   );
 }
 
+/** An enabled target receives what its filters take and what a rule's actions send it by name. */
 export function targetReceives(target: WebhookTarget, alert: AlertMessage): boolean {
-  return target.enabled && filtersMatch(target.filters, alert);
+  return (
+    target.enabled &&
+    (alert.webhookTargetIds?.includes(target.id) === true || filtersMatch(target.filters, alert))
+  );
 }
 
 /**

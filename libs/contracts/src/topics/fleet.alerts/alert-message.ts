@@ -29,6 +29,11 @@ export interface AlertMessage {
   /** The facts that made the rule fire, for the reader of the alert. */
   facts: Record<string, unknown>;
   lineage: AlertLineage[];
+  /**
+   * The webhook targets the rule's `actions` name: each receives this alert's transitions whatever its own filters.
+   * Absent when the rule names none.
+   */
+  webhookTargetIds?: string[];
   /** The cep job that decided this transition (fleet.jobs); absent on alerts from before jobs had versions. */
   jobVersion?: string;
   /**

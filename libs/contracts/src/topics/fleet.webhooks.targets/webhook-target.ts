@@ -7,6 +7,9 @@ export interface WebhookTargetFilters {
   severities?: AlertSeverity[];
 }
 
+/** What the api names a target: `wht_` and 16 hex digits. Rules' actions refer to targets by it. */
+export const webhookTargetIdPattern = /^wht_[0-9a-f]{16}$/;
+
 /**
  * The value of a fleet.webhooks.targets record: compacted, keyed by target id, a tombstone deletes the target. The
  * secret is on the topic because the notifier must sign with it; the topic is readable by the api and notifier only.
