@@ -118,6 +118,28 @@ describe('notifier', () => {
     expect(filtered.receiver.received).toHaveLength(1);
   });
 
+  it('sends a target the alerts of a rule whose actions name it, whatever its filters', async () => {
+    const named = await startReceiver();
+    const target = await feed.addTarget(named.url, { filters: { fleetIds: [fleet()] } });
+    const fleetId = fleet();
+    const unnamed = await feed.raise(fleetId, 'critical');
+    const routed = await feed.raise(fleetId, 'critical', { webhookTargetIds: [target.id] });
+    const delivered = await apps.eventually(
+      () => named.receiver.received[0],
+      'the delivery to the named target',
+    );
+    expect(webhookIdOf(delivered)).toBe(`${routed.alertId}.active`);
+    // The operator target receives every alert: once it has both, both were fanned out.
+    await apps.eventually(
+      () =>
+        [unnamed, routed].every((alert) =>
+          operator.received.some((request) => webhookIdOf(request) === `${alert.alertId}.active`),
+        ) || undefined,
+      'both alerts at the operator target',
+    );
+    expect(named.receiver.received.map(webhookIdOf)).toEqual([`${routed.alertId}.active`]);
+  });
+
   it('delivers every alert to the operator target configured in the environment', async () => {
     const alert = await feed.raise(fleet(), 'info');
     const webhookId = `${alert.alertId}.active`;

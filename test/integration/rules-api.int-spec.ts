@@ -148,6 +148,29 @@ describe('rules API', () => {
     expect((await call('GET', '/rules/it-broken')).status).toBe(404);
   });
 
+  it('refuses actions naming a webhook target that does not exist, and takes those naming one that does', async () => {
+    const unknown = 'wht_0000000000000000';
+    const refused = await call('POST', '/rules', {
+      body: rule('it-routed', 100, { actions: [{ type: 'webhook', target: unknown }] }),
+    });
+    expect(refused.status).toBe(422);
+    expect(refused.body.errors).toEqual([
+      expect.objectContaining({
+        path: '/actions/0/target',
+        message: `there is no webhook target ${unknown}`,
+      }),
+    ]);
+    const target = await call('POST', '/webhook-targets', {
+      body: { url: 'https://hooks.example.com/fleet' },
+    });
+    expect(target.status).toBe(201);
+    const created = await call('POST', '/rules', {
+      body: rule('it-routed', 100, { actions: [{ type: 'webhook', target: target.body.id }] }),
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.rule.actions).toEqual([{ type: 'webhook', target: target.body.id }]);
+  });
+
   it('shows the history of every version with who made it and the diff, searchable in Elasticsearch', async () => {
     const answer = await call('GET', '/rules/it-overspeed', { key: adminKey });
     expect(answer.status).toBe(200);

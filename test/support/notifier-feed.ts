@@ -50,7 +50,11 @@ export class NotifierFeed {
   }
 
   /** An overspeed alert of the fleet, as cep would raise it. */
-  async raise(fleetId: string, severity: AlertSeverity = 'critical'): Promise<AlertMessage> {
+  async raise(
+    fleetId: string,
+    severity: AlertSeverity = 'critical',
+    overrides: Partial<AlertMessage> = {},
+  ): Promise<AlertMessage> {
     const alert: AlertMessage = {
       alertId: randomBytes(8).toString('hex'),
       status: 'active',
@@ -65,6 +69,7 @@ export class NotifierFeed {
       raisedAt: new Date().toISOString(),
       facts: { speedKph: 131 },
       lineage: [{ topic: this.topics.telemetry, partition: 0, offset: '42' }],
+      ...overrides,
     };
     await this.producer.send({
       topic: this.topics.alerts,

@@ -61,7 +61,7 @@ export class ApiModule {
         VehiclesTopic,
         VehiclesService,
       ],
-      exports: [APP_CONFIG, LOGGER, ApiElasticsearch, VehiclesTopic],
+      exports: [APP_CONFIG, LOGGER, ApiElasticsearch, VehiclesTopic, WebhookTargetsTopic],
     };
   }
 }

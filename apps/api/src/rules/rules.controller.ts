@@ -67,7 +67,7 @@ export class RulesController {
     @Principal() principal: ApiPrincipal,
     @Res({ passthrough: true }) response: Response,
   ): Promise<CurrentRule> {
-    const options = { refuseBroadMatch: !query.acceptBroadMatch };
+    const options = { refuseBroadMatch: !query.acceptBroadMatch, refuseUnknownTargets: true };
     return tagged(response, await this.rules.create(body, principal.name, options));
   }
 
@@ -96,7 +96,7 @@ export class RulesController {
     @Principal() principal: ApiPrincipal,
     @Res({ passthrough: true }) response: Response,
   ): Promise<CurrentRule> {
-    const options = { refuseBroadMatch: !query.acceptBroadMatch };
+    const options = { refuseBroadMatch: !query.acceptBroadMatch, refuseUnknownTargets: true };
     return tagged(response, await this.rules.update(id, body, ifMatch, principal.name, options));
   }
 

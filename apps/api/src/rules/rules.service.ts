@@ -15,6 +15,7 @@ import {
 } from './rule-audit.repository';
 import { matchesQuery, type RuleQuery } from './rule-query';
 import { RulesTopic, type CurrentRule } from './rules-topic';
+import { WebhookTargetsTopic } from '../webhook-targets/webhook-targets.topic';
 import { BroadRuleGuard } from './broad-rule-guard';
 
 /** A rule as a client sends it: checked in full by validateRule, for the JSON path of every problem. */
@@ -32,6 +33,12 @@ export interface RuleWithHistory extends CurrentRule {
 export interface RuleWriteOptions {
   /** Refuse a rule that holds for nearly every recent message of nearly every vehicle (see BroadRuleGuard). */
   refuseBroadMatch?: boolean;
+  /**
+   * Refuse a rule whose actions name a webhook target that does not exist. Operators' writes ask for it; a
+   * promotion does not: a half-applied promotion is worse than an action naming a missing target, which the
+   * notifier skips (as it does for a target deleted after the rule was written).
+   */
+  refuseUnknownTargets?: boolean;
 }
 
 /**
@@ -54,6 +61,7 @@ export class RulesService {
     private readonly topic: RulesTopic,
     private readonly audit: RuleAuditRepository,
     private readonly broadRules: BroadRuleGuard,
+    private readonly webhookTargets: WebhookTargetsTopic,
     @Inject(LOGGER) private readonly logger: Logger,
     metrics: Registry,
   ) {
@@ -87,6 +95,7 @@ export class RulesService {
     // Versions go on across a delete, so a re-created rule never reuses a version (nor an alert id).
     const version = ruleId === undefined ? 1 : (await this.audit.latestVersion(ruleId)) + 1;
     const rule = validRule({ ...draft, version });
+    if (options.refuseUnknownTargets) this.refuseUnknownTargets(rule);
     if (options.refuseBroadMatch) await this.broadRules.refuseIfBroad(rule);
     return this.save('create', undefined, rule, changedBy);
   }
@@ -113,6 +122,7 @@ export class RulesService {
       throw invalidRule([{ path: '/id', message: `must be "${ruleId}", the id in the URL` }]);
     }
     if (sameContent(current.rule, rule)) return current;
+    if (options.refuseUnknownTargets) this.refuseUnknownTargets(rule);
     if (options.refuseBroadMatch) await this.broadRules.refuseIfBroad(rule);
     return this.save('update', current.rule, rule, changedBy);
   }
@@ -153,6 +163,16 @@ export class RulesService {
     const current = this.current(ruleId);
     if (expected !== undefined && expected !== current.rule.version) throw staleVersion(current, expected);
     return current;
+  }
+
+  /** A rule's actions name existing targets only: a mistyped id would send its alerts nowhere. */
+  private refuseUnknownTargets(rule: Rule): void {
+    const problems = (rule.actions ?? []).flatMap(({ target }, index) =>
+      this.webhookTargets.get(target)
+        ? []
+        : [{ path: `/actions/${index}/target`, message: `there is no webhook target ${target}` }],
+    );
+    if (problems.length > 0) throw invalidRule(problems);
   }
 
   private async save(

@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
 import { z } from 'zod';
+import { webhookTargetIdPattern } from '@fleetlog/contracts';
 import { Principal, RequireRole, type ApiPrincipal } from '../auth/require-role';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
 import { Operation } from '../openapi/operation';
@@ -28,7 +29,7 @@ const webhookTargetSchema = webhookTargetInputSchema.extend({
   changedAt: z.iso.datetime(),
 });
 const withSecret = webhookTargetSchema.extend({ secret: z.string() });
-const targetId = new ZodValidationPipe(z.string().regex(/^wht_[0-9a-f]{16}$/, 'a webhook target id'));
+const targetId = new ZodValidationPipe(z.string().regex(webhookTargetIdPattern, 'a webhook target id'));
 const input = new ZodValidationPipe(webhookTargetInputSchema);
 
 @Controller('webhook-targets')
