@@ -2,17 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { Client } from '@elastic/elasticsearch';
 import { topicNames, type AlertMessage, type WebhookTarget } from '@fleetlog/contracts';
 import { datasetNames, provisionIndices } from '@fleetlog/elasticsearch';
+import { callApi, type ApiRequest } from '../support/api-client';
 import { AppFleet } from '../support/app-fleet';
 import { readTopic } from '../support/kafka-reader';
 import { eventually } from '../support/webhook-receiver';
 import { tearDownNamespace } from '../support/namespace-cleanup';
 import { testNamespace } from '../support/test-namespace';
-
-interface Answer {
-  status: number;
-  headers: Headers;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
 
 /**
  * The api as a real process on the real Kafka and Elasticsearch: API keys and roles, rate limits, alerts with their
@@ -38,23 +33,8 @@ describe('api', () => {
     return started!.http!;
   };
 
-  const call = async (
-    method: string,
-    path: string,
-    options: { key?: string; body?: unknown; base?: string } = {},
-  ): Promise<Answer> => {
-    const response = await fetch(`${options.base ?? api}${path}`, {
-      method,
-      headers: {
-        ...(options.key && { authorization: `Bearer ${options.key}` }),
-        ...(options.body !== undefined && { 'content-type': 'application/json' }),
-      },
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
-    });
-    const text = await response.text();
-    const json = /json/.test(response.headers.get('content-type') ?? '');
-    return { status: response.status, headers: response.headers, body: json ? JSON.parse(text) : text };
-  };
+  const call = (method: string, path: string, options: ApiRequest & { base?: string } = {}) =>
+    callApi(options.base ?? api, method, path, options);
 
   const createKey = async (role: string, name = `${role}-${randomBytes(3).toString('hex')}`) => {
     const created = await call('POST', '/api-keys', { key: adminKey, body: { name, role } });

@@ -2,16 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { Client } from '@elastic/elasticsearch';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import type { TelemetryRecord } from '@fleetlog/contracts';
+import { callApi, type ApiRequest } from '../support/api-client';
 import { AppFleet } from '../support/app-fleet';
 import { readTopicToEnd } from '../support/kafka-reader';
 import { tearDownNamespace } from '../support/namespace-cleanup';
 import { testNamespace } from '../support/test-namespace';
-
-interface Answer {
-  status: number;
-  /** JSON as the API answered it: the tests read into it freely. */
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
 
 type Role = 'viewer' | 'operator' | 'admin';
 
@@ -30,27 +25,8 @@ describe('bad api input', () => {
   const keys: Record<Role, string> = { viewer: '', operator: '', admin: adminKey };
   let api: string;
 
-  const call = async (
-    method: string,
-    path: string,
-    options: { key?: string; authorization?: string; body?: unknown; headers?: Record<string, string> } = {},
-  ): Promise<Answer> => {
-    const authorization = options.authorization ?? (options.key && `Bearer ${options.key}`);
-    const response = await fetch(`${api}${path}`, {
-      method,
-      headers: {
-        ...(authorization && { authorization }),
-        ...(options.body !== undefined && { 'content-type': 'application/json' }),
-        ...options.headers,
-      },
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
-    });
-    const text = await response.text();
-    return {
-      status: response.status,
-      body: /json/.test(response.headers.get('content-type') ?? '') ? JSON.parse(text) : text,
-    };
-  };
+  const call = (method: string, path: string, options: ApiRequest = {}) =>
+    callApi(api, method, path, options);
 
   beforeAll(async () => {
     await apps.launch(

@@ -9,6 +9,7 @@ import { Client } from '@elastic/elasticsearch';
 import { Kafka, Partitioners, logLevel, type Consumer } from 'kafkajs';
 import { topicNames, type AlertMessage, type JobRecord } from '@fleetlog/contracts';
 import { datasetNames, jobDatasets, provisionIndices } from '@fleetlog/elasticsearch';
+import { callApi } from '../support/api-client';
 import { alertMessage } from '../support/alert-message';
 import { AppFleet } from '../support/app-fleet';
 import { readTopicToEnd } from '../support/kafka-reader';
@@ -16,12 +17,6 @@ import { tearDownNamespace } from '../support/namespace-cleanup';
 import { testNamespace } from '../support/test-namespace';
 
 const run = promisify(execFile);
-
-interface Answer {
-  status: number;
-  /** JSON as the API answered it: the tests read into it freely. */
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
 
 /**
  * The replay jobs' control side on the real Kafka and Elasticsearch, without cep: the test plays cep's part itself,
@@ -42,18 +37,8 @@ describe('replays API', () => {
   /** The live job v1, as cep would run it: a member of cep-v1 that has read and committed the whole log. */
   let liveJob: Consumer | undefined;
 
-  async function call(method: string, path: string, body?: unknown, key = adminKey): Promise<Answer> {
-    const response = await fetch(`${api}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${key}`,
-        ...(body !== undefined && { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : undefined };
-  }
+  const call = (method: string, path: string, body?: unknown, key = adminKey) =>
+    callApi(api, method, path, { key, body });
 
   function rule(id: string, threshold: number) {
     return {

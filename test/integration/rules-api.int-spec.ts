@@ -7,19 +7,13 @@ import { promisify } from 'node:util';
 import { Client } from '@elastic/elasticsearch';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import type { AlertMessage, RuleRecord, TelemetryRecord } from '@fleetlog/contracts';
+import { callApi } from '../support/api-client';
 import { AppFleet } from '../support/app-fleet';
 import { readTopicToEnd } from '../support/kafka-reader';
 import { tearDownNamespace } from '../support/namespace-cleanup';
 import { testNamespace } from '../support/test-namespace';
 
 const run = promisify(execFile);
-
-interface Answer {
-  status: number;
-  /** JSON as the API answered it: the tests read into it freely. */
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  etag: string | null;
-}
 
 /**
  * The rules API on the real Kafka and Elasticsearch: two api processes in a namespace of their own, rules written to
@@ -43,22 +37,13 @@ describe('rules API', () => {
     method: string,
     path: string,
     options: { body?: unknown; ifMatch?: string; key?: string; base?: string } = {},
-  ): Promise<Answer> {
-    const response = await fetch(`${options.base ?? api}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${options.key ?? operatorKey}`,
-        ...(options.body !== undefined && { 'content-type': 'application/json' }),
-        ...(options.ifMatch !== undefined && { 'if-match': options.ifMatch }),
-      },
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  ) {
+    const answer = await callApi(options.base ?? api, method, path, {
+      key: options.key ?? operatorKey,
+      body: options.body,
+      headers: options.ifMatch === undefined ? undefined : { 'if-match': options.ifMatch },
     });
-    const text = await response.text();
-    return {
-      status: response.status,
-      body: text ? JSON.parse(text) : undefined,
-      etag: response.headers.get('etag'),
-    };
+    return { ...answer, etag: answer.headers.get('etag') };
   }
 
   function rule(id: string, threshold: number, extra: Record<string, unknown> = {}) {

@@ -2,16 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { Client } from '@elastic/elasticsearch';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { maxVehicleTags, topicNames, type VehicleRecord } from '@fleetlog/contracts';
+import { callApi, type ApiRequest } from '../support/api-client';
 import { AppFleet } from '../support/app-fleet';
 import { readTopicToEnd, type ReadRecord } from '../support/kafka-reader';
 import { tearDownNamespace } from '../support/namespace-cleanup';
 import { testNamespace } from '../support/test-namespace';
-
-interface Answer {
-  status: number;
-  headers: Headers;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
 
 /**
  * The vehicle registry as a real api process on the real Kafka: tags put, read, listed and deleted through the API,
@@ -29,23 +24,8 @@ describe('vehicles api', () => {
   let viewerKey: string;
   let operatorKey: string;
 
-  const call = async (
-    method: string,
-    path: string,
-    options: { key?: string; body?: unknown } = {},
-  ): Promise<Answer> => {
-    const response = await fetch(`${api}${path}`, {
-      method,
-      headers: {
-        ...(options.key && { authorization: `Bearer ${options.key}` }),
-        ...(options.body !== undefined && { 'content-type': 'application/json' }),
-      },
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
-    });
-    const text = await response.text();
-    const json = /json/.test(response.headers.get('content-type') ?? '');
-    return { status: response.status, headers: response.headers, body: json ? JSON.parse(text) : text };
-  };
+  const call = (method: string, path: string, options: ApiRequest = {}) =>
+    callApi(api, method, path, options);
 
   const putTags = (path: string, tags: unknown, key = operatorKey) =>
     call('PUT', `/vehicles/${path}`, { key, body: { tags } });
