@@ -1,3 +1,5 @@
+import { deviceIdSyntax } from '@fleetlog/contracts';
+
 /** What a device publishes on: readings, diagnostic trouble codes, and connection status (e.g. a last will). */
 export type DeviceChannel = 'telemetry' | 'dtc' | 'status';
 
@@ -10,8 +12,7 @@ export interface DeviceTopic extends DeviceIdentity {
   channel: DeviceChannel;
 }
 
-const identifier = '[A-Za-z0-9_-]{1,64}';
-const deviceTopic = new RegExp(`^fleet/(${identifier})/(${identifier})/(telemetry|dtc|status)$`);
+const deviceTopic = new RegExp(`^fleet/(${deviceIdSyntax})/(${deviceIdSyntax})/(telemetry|dtc|status)$`);
 
 /**
  * The gateway subscribes to every device channel and to anything else at that depth, so that a message on an

@@ -6,19 +6,18 @@ import { APP_CONFIG, type ApiConfig } from '@fleetlog/config';
 import type { AlertMessage } from '@fleetlog/contracts';
 import type { ConsumedRecord } from '@fleetlog/kafka';
 import type { Rule } from '@fleetlog/rules';
+import { deviceId } from '../http/device-id';
 import { Problem } from '../http/problem';
 import { RulesService, ruleDocumentSchema, validRule, type RuleDocument } from './rules.service';
 import { VehiclesTopic } from '../vehicles/vehicles.topic';
 import { RangeTooLargeError, TelemetryLog } from './telemetry-log';
 
-const identifier = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -, at most 64');
-
 export const dryRunSchema = z
   .strictObject({
     /** A draft rule; its version defaults to the next one. */
     rule: ruleDocumentSchema,
-    fleetId: identifier.optional(),
-    vehicleId: identifier.optional(),
+    fleetId: deviceId.optional(),
+    vehicleId: deviceId.optional(),
     from: z.iso.datetime({ offset: true }),
     to: z.iso.datetime({ offset: true }),
   })

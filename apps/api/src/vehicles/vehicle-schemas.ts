@@ -1,8 +1,6 @@
 import { z } from 'zod';
 import { maxVehicleTags, vehicleTagPattern } from '@fleetlog/contracts';
-
-/** Fleet and vehicle ids as telemetry has them: MQTT topic levels. */
-export const vehicleIdentifier = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, '1 to 64 letters, digits, _ or -');
+import { deviceId } from '../http/device-id';
 
 export const vehicleTag = z
   .string()
@@ -32,8 +30,8 @@ export type VehicleInput = z.infer<typeof vehicleInputSchema>;
 
 /** What the api answers with: the record as on fleet.vehicles. */
 export const vehicleRecordSchema = z.object({
-  fleetId: vehicleIdentifier,
-  vehicleId: vehicleIdentifier,
+  fleetId: deviceId,
+  vehicleId: deviceId,
   tags: vehicleTagsSchema,
   changedBy: z.string(),
   changedAt: z.iso.datetime(),
@@ -41,7 +39,7 @@ export const vehicleRecordSchema = z.object({
 
 export const vehicleQuerySchema = z.strictObject({
   /** Vehicles of this fleet. */
-  fleet: vehicleIdentifier.optional(),
+  fleet: deviceId.optional(),
   /** Vehicles carrying this tag. */
   tag: vehicleTag.optional(),
 });

@@ -2,10 +2,10 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Put, Query } from '@nes
 import { maxVehicleTags, type VehicleRecord } from '@fleetlog/contracts';
 import { z } from 'zod';
 import { Principal, RequireRole, type ApiPrincipal } from '../auth/require-role';
+import { deviceId } from '../http/device-id';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
 import { Operation } from '../openapi/operation';
 import {
-  vehicleIdentifier,
   vehicleInputSchema,
   vehicleQuerySchema,
   vehicleRecordSchema,
@@ -14,7 +14,7 @@ import {
 } from './vehicle-schemas';
 import { VehiclesService } from './vehicles.service';
 
-const identifier = new ZodValidationPipe(vehicleIdentifier);
+const identifier = new ZodValidationPipe(deviceId);
 
 @Controller('vehicles')
 export class VehiclesController {

@@ -27,6 +27,13 @@ export interface TelemetryMessage {
 }
 
 /**
+ * Fleet and vehicle ids: levels of the device's MQTT topic (`fleet/{fleetId}/{vehicleId}/…`), so they can hold no
+ * slash, plus or hash. The same syntax wherever an id is accepted: topics, the api, the registry of vehicles.
+ */
+export const deviceIdSyntax = '[A-Za-z0-9_-]{1,64}';
+export const deviceIdPattern = new RegExp(`^${deviceIdSyntax}$`);
+
+/**
  * A fleet.telemetry record (key: vehicleId): the validated message, stamped by the gateway. Its value is written by
  * `encodeTelemetryRecord`.
  */

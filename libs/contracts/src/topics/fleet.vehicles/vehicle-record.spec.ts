@@ -15,6 +15,9 @@ describe('checkVehicleRecord', () => {
 
   it('refuses a record filed under another vehicle’s key', () => {
     expect(() => checkVehicleRecord('acme/truck-2', valid)).toThrow('do not match the key "acme/truck-2"');
+    expect(() => checkVehicleRecord('acme/truck 1', { ...valid, vehicleId: 'truck 1' })).toThrow(
+      'must be 1 to 64 letters',
+    );
   });
 
   it('names the tag that is not one, or that repeats', () => {

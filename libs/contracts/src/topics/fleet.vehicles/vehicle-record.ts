@@ -1,3 +1,5 @@
+import { deviceIdPattern } from '../fleet.telemetry/telemetry-message';
+
 /**
  * The value of a fleet.vehicles record: what operators say about a vehicle, today its tags, which rules can be scoped
  * to (`scope.tags`). The topic is compacted and keyed by `vehicleKey`; a tombstone (null value) deletes the entry,
@@ -38,6 +40,9 @@ export function checkVehicleRecord(key: string, value: unknown): VehicleRecord {
     key !== vehicleKey(fleetId, vehicleId)
   ) {
     throw new Error(`fleetId and vehicleId do not match the key ${JSON.stringify(key)}`);
+  }
+  if (!deviceIdPattern.test(fleetId) || !deviceIdPattern.test(vehicleId)) {
+    throw new Error('fleetId and vehicleId must be 1 to 64 letters, digits, _ or -');
   }
   if (!Array.isArray(tags) || tags.length > maxVehicleTags) {
     throw new Error(`tags is not a list of at most ${maxVehicleTags}`);
