@@ -1,7 +1,7 @@
 import type { Client } from '@elastic/elasticsearch';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import { StreamProcessor, type ProcessedBatch, type VehicleRef, type VehicleTagLookup } from '@fleetlog/cep';
+import { StreamProcessor, type ProcessedBatch, type VehicleRef } from '@fleetlog/cep';
 import type { CepConfig } from '@fleetlog/config';
 import {
   consumerGroupId,
@@ -25,7 +25,7 @@ import {
   type TopicPartition,
 } from '@fleetlog/kafka';
 import { exitForRestart } from '@fleetlog/observability';
-import type { Rule } from '@fleetlog/rules';
+import type { Rule, VehicleTagLookup } from '@fleetlog/rules';
 import type { CepMetrics } from './cep-metrics';
 
 /** What a pipeline is: a job (fleet.jobs) storing what it derives, or the telemetry indexer storing the records. */

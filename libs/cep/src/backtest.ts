@@ -1,8 +1,8 @@
 import type { AlertMessage } from '@fleetlog/contracts';
 import { datasetNames } from '@fleetlog/elasticsearch';
 import type { ConsumedRecord } from '@fleetlog/kafka';
-import type { Rule } from '@fleetlog/rules';
-import { StreamProcessor, type VehicleTagLookup } from './stream-processor';
+import type { Rule, VehicleTagLookup } from '@fleetlog/rules';
+import { StreamProcessor } from './stream-processor';
 
 export interface BacktestOptions {
   /** As cep runs with: it decides which records count as late and when absences fire. */

@@ -16,6 +16,7 @@ import {
   type LogPartition,
   type Rule,
   type VehicleAlerts,
+  type VehicleTagLookup,
 } from '@fleetlog/rules';
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint';
 import { DeadlineQueue } from '@fleetlog/scheduling';
@@ -48,8 +49,6 @@ export interface StreamProcessorOptions {
   /** The tags operators gave each vehicle (fleet.vehicles), which rules can be scoped to. None: no vehicle has tags. */
   vehicleTags?: VehicleTagLookup;
 }
-
-export type VehicleTagLookup = (fleetId: string, vehicleId: string) => readonly string[];
 
 /** Vehicle ids are unique only within a fleet. */
 export interface VehicleRef {

@@ -195,6 +195,9 @@ const ruleFields = {
 /** Which temporal operator a rule uses; a rule without one raises as soon as its conditions hold (`for` of 0). */
 export type RuleTrigger = 'for' | 'count' | 'then' | 'absence';
 
+/** The tags operators gave a vehicle (fleet.vehicles): what `scope.tags` is matched against. */
+export type VehicleTagLookup = (fleetId: string, vehicleId: string) => readonly string[];
+
 /** Whether the rule applies to this vehicle, which carries these tags (see `scope`). */
 export function inScope(
   { scope }: Pick<Rule, 'scope'>,

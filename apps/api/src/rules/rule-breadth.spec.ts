@@ -1,7 +1,6 @@
-import type { VehicleTagLookup } from '@fleetlog/cep';
 import { encodeTelemetryRecord, type TelemetryRecord } from '@fleetlog/contracts';
 import type { ConsumedRecord } from '@fleetlog/kafka';
-import { validateRule, type Rule } from '@fleetlog/rules';
+import { validateRule, type Rule, type VehicleTagLookup } from '@fleetlog/rules';
 import { isBroad, isJudgedPerMessage, RuleBreadthMeter, type RuleBreadth } from './rule-breadth';
 
 function rule(document: Record<string, unknown>): Rule {

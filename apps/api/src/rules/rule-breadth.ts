@@ -1,4 +1,3 @@
-import type { VehicleTagLookup } from '@fleetlog/cep';
 import { decodeTelemetryRecord } from '@fleetlog/contracts';
 import type { ConsumedRecord } from '@fleetlog/kafka';
 import {
@@ -12,6 +11,7 @@ import {
   type Condition,
   type Facts,
   type Rule,
+  type VehicleTagLookup,
 } from '@fleetlog/rules';
 
 /** How much of the recent traffic a rule's conditions hold for. */
